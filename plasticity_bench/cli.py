@@ -1,0 +1,164 @@
+"""The `plasticity-bench` command.
+
+    plasticity-bench run [--config FILE.toml] [--FIELD VALUE ...]   run (or resume) an experiment
+    plasticity-bench report DIR                                     tables and plots from stored results
+    plasticity-bench list {models,datasets,optimizers,scenarios,strategies}
+
+Flags are derived from `ExperimentConfig` (one per field, its help from the
+field's docstring); flags override the TOML file, which overrides the defaults.
+Bad input exits with status 2 and one line naming the field. Heavy imports
+(torch, Avalanche) happen only inside the commands, so `--help` is fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tomllib
+import typing
+from pathlib import Path
+from typing import Any, Sequence
+
+from plasticity_bench import config as cfgmod
+from plasticity_bench.errors import ConfigError, PlasticityBenchError
+
+PROG = "plasticity-bench"
+
+
+# -- flags from the config dataclass ------------------------------------------------------
+def _int_or_none(text: str) -> int | None:
+    return None if text.lower() in ("none", "null", "") else int(text)
+
+
+def _toml_value(text: str) -> Any:
+    """A flag value as a TOML literal (4, 0.5, true, [1, 2], "4-6"); bare words stay strings."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _strategy_opt(text: str) -> tuple[str, str, Any]:
+    name_key, sep, value = text.partition("=")
+    name, dot, key = name_key.partition(".")
+    if not (sep and dot and name and key):
+        raise argparse.ArgumentTypeError(f"expected STRATEGY.OPTION=VALUE, got {text!r}")
+    return name, key, _toml_value(value)
+
+
+def add_config_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("experiment config (each also a TOML key)")
+    for name, f in cfgmod.FIELDS.items():
+        flag = "--" + name.replace("_", "-")
+        tp = cfgmod.field_type(name)
+        default = f.default if f.default is not cfgmod.dataclasses.MISSING else f.default_factory()
+        help_ = f"{f.metadata['help']} (default: {default!r})".replace("%", "%%")
+        kw: dict[str, Any] = {"dest": name, "default": argparse.SUPPRESS, "help": help_}
+        if name == "strategy_options":
+            g.add_argument("--strategy-opt", type=_strategy_opt, action="append", metavar="NAME.KEY=VALUE", **kw)
+            continue
+        origin = typing.get_origin(tp)
+        if tp is bool:
+            g.add_argument(flag, action=argparse.BooleanOptionalAction, **kw)
+        elif origin is tuple:
+            g.add_argument(flag, nargs="+", type=typing.get_args(tp)[0], metavar=name.upper(), **kw)
+        elif origin is not None:  # X | None
+            inner = [a for a in typing.get_args(tp) if a is not type(None)][0]
+            g.add_argument(flag, type=_int_or_none if inner is int else inner, metavar=f"{inner.__name__.upper()}|none", **kw)
+        else:
+            g.add_argument(flag, type=tp, metavar=tp.__name__.upper(), **kw)
+
+
+def config_from_args(ns: argparse.Namespace) -> cfgmod.ExperimentConfig:
+    values: dict[str, Any] = {}
+    if getattr(ns, "config", None):
+        values.update(cfgmod.load_toml(ns.config))
+        where = str(ns.config)
+    else:
+        where = "flags"
+    base = cfgmod.from_mapping(values, where=where)
+    flags = {k: getattr(ns, k) for k in cfgmod.FIELDS if hasattr(ns, k)}
+    if "strategy_options" in flags:
+        merged = {k: dict(v) for k, v in base.strategy_options.items()}
+        for name, key, value in flags["strategy_options"]:
+            merged.setdefault(name, {})[key] = value
+        flags["strategy_options"] = merged
+    return cfgmod.from_mapping(flags, where="flags", base=base)
+
+
+# -- commands ------------------------------------------------------------------------------
+def cmd_run(ns: argparse.Namespace) -> int:
+    config = config_from_args(ns)
+    from plasticity_bench.progress import ProgressEvents
+    from plasticity_bench.report import ExperimentView, format_table
+    from plasticity_bench.runner import run_experiment
+
+    with ProgressEvents(enabled=ns.progress) as events:
+        result = run_experiment(config, events=events)
+    view = ExperimentView(config.config_hash(), config.to_dict(), [dict(r, window=config.gap_window) for r in result.per_seed])
+    print(format_table(view, command=" ".join([PROG, *sys.argv[1:]]) if sys.argv[0].endswith(PROG) else None))
+    if result.diverged:
+        print(f"\n  diverged (kept in the store, left out of the table): {', '.join(result.diverged)}")
+    print(f"\n  ran {result.ran} runs, skipped {result.skipped} finished; results in {Path(config.output_dir) / 'results.sqlite'}")
+    return 0
+
+
+def cmd_report(ns: argparse.Namespace) -> int:
+    from plasticity_bench.report import format_table, load_views, plot_curves
+    from plasticity_bench.store import Store
+
+    folder = Path(ns.dir)
+    try:
+        store = Store(folder, create=False)
+    except FileNotFoundError as e:
+        raise ConfigError("dir", f"{e}; run `plasticity-bench run --output-dir {folder}` first") from None
+    with store:
+        views = load_views(store)
+        if not views:
+            raise ConfigError("dir", f"{folder} holds no experiments yet")
+        for v in views:
+            print(format_table(v))
+            if v.per_seed:
+                png = plot_curves(store, v, folder / f"curves-{v.config_hash}.png")
+                print(f"  plot: {png}")
+            print()
+    return 0
+
+
+def cmd_list(ns: argparse.Namespace) -> int:
+    from plasticity_bench.catalog import describe_registry
+
+    print(describe_registry(ns.kind))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=PROG, description="Measure loss of plasticity as the warm-start generalisation gap.")
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="run (or resume) an experiment and print its table",
+                       description="Run every seed of an experiment: a scratch and a warm run each; finished runs are skipped.")
+    r.add_argument("--config", metavar="FILE.toml", help="TOML file of config fields (flags override it)")
+    r.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
+    add_config_flags(r)
+    r.set_defaults(func=cmd_run)
+    rep = sub.add_parser("report", help="re-print tables and write plots from stored results")
+    rep.add_argument("dir", help="an output folder of `run`")
+    rep.set_defaults(func=cmd_report)
+    ls = sub.add_parser("list", help="list registered models, datasets, optimizers, scenarios or strategies")
+    ls.add_argument("kind", choices=["models", "datasets", "optimizers", "scenarios", "strategies"])
+    ls.set_defaults(func=cmd_list)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    ns = parser.parse_args(argv)
+    try:
+        return ns.func(ns)
+    except PlasticityBenchError as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

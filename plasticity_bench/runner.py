@@ -1,0 +1,266 @@
+"""The runner: for each seed, a scratch run and a warm run, stored as they go.
+
+For seed s:
+1. The model is built after `torch.manual_seed(s)`: warm and scratch runs start
+   from exactly the same weights and BatchNorm buffers.
+2. The scratch run trains on the final stage (the full training set) alone for
+   `tune_epochs`, with plain naive fine-tuning at `lr`, its mini-batch order
+   drawn from the same seed as the warm run's final stage. It depends only on
+   data, model, optimiser and the tuning budget (`ExperimentConfig.scratch_dict`),
+   so one scratch run serves every scenario and strategy sharing those.
+3. The warm run trains on every stage with the configured strategies; its
+   evaluator carries the `GeneralisationGapMetric` against the scratch curve.
+4. Test accuracy is measured after every epoch of both runs.
+
+Finished runs are skipped on a re-run; a run left unfinished is re-done.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import random
+import traceback
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+
+from plasticity_bench.config import ExperimentConfig, validate_names
+from plasticity_bench.data import TensorData, load_dataset
+from plasticity_bench.metrics.gap import Summary, last_k_mean, summarize
+from plasticity_bench.store import Store
+
+
+class Diverged(RuntimeError):
+    """Training loss became NaN or infinite."""
+
+
+def resolve_device(name: str) -> torch.device:
+    """`auto`: CUDA when available, else CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in ("plasticity-bench", "torch", "torchvision", "avalanche-lib", "numpy", "mnist1d", "wandb"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "absent"
+    return out
+
+
+def stage_epochs(config: ExperimentConfig, num_stages: int) -> list[int]:
+    """Epochs per stage: `pretrain_epochs` for each pretraining stage, `tune_epochs` for the final one."""
+    return [config.pretrain_epochs] * (num_stages - 1) + [config.tune_epochs]
+
+
+def load_data(config: ExperimentConfig) -> TensorData:
+    return load_dataset(
+        config.dataset, num_samples=config.num_samples, data_seed=config.data_seed,
+        data_root=config.data_root, download=config.download,
+    )
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def initial_model(config: ExperimentConfig, data: TensorData, seed: int) -> torch.nn.Module:
+    """The model both runs of seed `seed` start from (a fresh draw after seeding)."""
+    from plasticity_bench.models import create_model
+
+    seed_everything(seed)
+    return create_model(
+        config.model, spatial_dims=data.spatial_dims, in_channels=data.in_channels,
+        num_classes=data.num_classes, width=config.width, depth=config.depth,
+    )
+
+
+def run_key(config: ExperimentConfig, seed: int, role: str) -> str:
+    h = config.scratch_hash() if role == "scratch" else config.config_hash()
+    return f"{role}-{h}-s{seed}"
+
+
+@dataclass
+class RunEvents:
+    """Callbacks for progress reporting (the CLI draws bars with them)."""
+
+    on_plan: Callable[[int, int], None] = lambda total_runs, finished_runs: None
+    on_run_start: Callable[[str, int, int], None] = lambda role, seed, epochs: None
+    on_epoch: Callable[[int, int, dict], None] = lambda stage, epoch, values: None
+    on_run_end: Callable[[str, int, str], None] = lambda role, seed, status: None
+
+
+def train_run(
+    config: ExperimentConfig,
+    data: TensorData,
+    seed: int,
+    role: str,
+    *,
+    device: torch.device,
+    sink: Callable[[int, int, dict], None],
+    scratch_curve: Sequence[float] | None = None,
+    loggers: Sequence[Any] = (),
+    on_start: Callable[[int], None] = lambda total_epochs: None,
+):
+    """Train one run; every epoch's row goes to `sink(stage, epoch, values)`.
+    `on_start(total_epochs)` is called once the run's stages are known.
+    Returns the strategy (its evaluator holds every metric value)."""
+    from plasticity_bench.metrics.accuracy import EpochAccuracyLoss, StreamAccuracyLoss
+    from plasticity_bench.metrics.plugin import GeneralisationGapMetric
+    from plasticity_bench.optim import create_optimizer
+    from plasticity_bench.recording import EpochRecorder
+    from plasticity_bench.scenarios import build_scenario
+    from plasticity_bench.strategies import make_plugins
+    from plasticity_bench.training import LeanEvaluationPlugin, PlasticityStrategy
+
+    model = initial_model(config, data, seed)
+    scenario = build_scenario(config, data, seed)
+    stages = list(scenario.train_stream)
+    metrics: list[Any] = [EpochAccuracyLoss(), StreamAccuracyLoss()]
+    if role == "warm":
+        experiences, plugins = stages, make_plugins(config.strategy, config.strategy_options)
+        if scratch_curve is not None:
+            metrics.append(GeneralisationGapMetric(scratch_curve, config.gap_window))
+    else:
+        experiences, plugins = stages[-1:], []
+    epochs = stage_epochs(config, len(stages))
+    on_start(sum(epochs) if role == "warm" else epochs[-1])
+    strategy = PlasticityStrategy(
+        model=model,
+        optimizer=create_optimizer(config.optimizer, model.parameters(), config.lr),
+        train_mb_size=config.batch_size,
+        device=device,
+        plugins=plugins,
+        evaluator=LeanEvaluationPlugin(*metrics, loggers=[EpochRecorder(sink), *loggers]),
+        eval_every=1,
+        epochs_per_stage=epochs,
+        augment=config.augment,
+    )
+    strategy.train(experiences, eval_streams=[scenario.test_stream])
+    return strategy
+
+
+@dataclass
+class ExperimentResult:
+    """What a finished (or partly finished) experiment shows: per-seed last-K accuracies."""
+
+    config: ExperimentConfig
+    per_seed: list[dict[str, Any]] = field(default_factory=list)  # seed, scratch_acc, warm_acc, gap
+    skipped: int = 0
+    ran: int = 0
+    diverged: list[str] = field(default_factory=list)
+
+    @property
+    def gap(self) -> Summary | None:
+        return summarize([r["gap"] for r in self.per_seed]) if self.per_seed else None
+
+    @property
+    def scratch(self) -> Summary | None:
+        return summarize([r["scratch_acc"] for r in self.per_seed]) if self.per_seed else None
+
+    @property
+    def warm(self) -> Summary | None:
+        return summarize([r["warm_acc"] for r in self.per_seed]) if self.per_seed else None
+
+
+def _store_config(config: ExperimentConfig) -> dict[str, Any]:
+    d = config.to_dict()
+    for k in ("output_dir", "seeds", "device", "num_threads"):
+        d.pop(k)
+    return d
+
+
+def run_experiment(
+    config: ExperimentConfig,
+    *,
+    events: RunEvents | None = None,
+    loggers_for: Callable[[str, int], Sequence[Any]] | None = None,
+    label: str | None = None,
+) -> ExperimentResult:
+    """Run (or resume) every seed of `config`; results go to `config.output_dir`.
+
+    Validates everything before writing anything. `loggers_for(role, seed)` may
+    add Avalanche loggers to a run (e.g. W&B).
+    """
+    validate_names(config)
+    events = events or RunEvents()
+    device = resolve_device(config.device)
+    if config.num_threads:
+        torch.set_num_threads(config.num_threads)
+    data = load_data(config)  # before the store: a missing data set writes nothing
+    result = ExperimentResult(config)
+    versions = package_versions()
+    with Store(config.output_dir) as store:
+        store.add_experiment(config.config_hash(), _store_config(config), config.scratch_hash(), label)
+        keys = [run_key(config, seed, role) for seed in config.seeds for role in ("scratch", "warm")]
+        events.on_plan(len(keys), sum(store.is_finished(k) for k in keys))
+        for seed in config.seeds:
+            for role in ("scratch", "warm"):
+                key = run_key(config, seed, role)
+                if store.is_finished(key):
+                    result.skipped += 1
+                    continue
+                scratch_curve = None
+                if role == "warm":
+                    s = store.get_run(run_key(config, seed, "scratch"))
+                    scratch_curve = store.test_curve(s.id) if s and s.status == "done" else None
+                run_id = store.begin_run(
+                    key, role=role, seed=seed,
+                    config_hash=config.scratch_hash() if role == "scratch" else config.config_hash(),
+                    config=config.scratch_dict() if role == "scratch" else _store_config(config),
+                    versions=versions, device=str(device),
+                )
+
+                def sink(stage: int, epoch: int, values: dict, run_id: int = run_id) -> None:
+                    store.add_epoch(run_id, stage, epoch, values)
+                    events.on_epoch(stage, epoch, values)
+                    loss = values.get("train_loss")
+                    if loss is not None and not math.isfinite(loss):
+                        raise Diverged(f"training loss is {loss} at stage {stage}, epoch {epoch}")
+
+                try:
+                    train_run(
+                        config, data, seed, role, device=device, sink=sink, scratch_curve=scratch_curve,
+                        loggers=loggers_for(role, seed) if loggers_for else (),
+                        on_start=lambda total, role=role, seed=seed: events.on_run_start(role, seed, total),
+                    )
+                except Diverged as e:
+                    store.finish_run(run_id, "diverged", str(e))
+                    result.diverged.append(key)
+                    events.on_run_end(role, seed, "diverged")
+                    continue
+                except BaseException as e:
+                    # A crash marks the run failed (a kill leaves it `running`); either way
+                    # the next start re-does it. KeyboardInterrupt included.
+                    store.finish_run(run_id, "failed", "".join(traceback.format_exception_only(e)).strip())
+                    raise
+                store.finish_run(run_id, "done")
+                result.ran += 1
+                events.on_run_end(role, seed, "done")
+        result.per_seed = summarize_seeds(store, config)
+    return result
+
+
+def summarize_seeds(store: Store, config: ExperimentConfig) -> list[dict[str, Any]]:
+    """Per-seed last-K accuracies and gap for every seed whose two runs are done;
+    written to the `summaries` table and returned."""
+    out = []
+    k = config.gap_window
+    for seed in config.seeds:
+        w, s = store.get_run(run_key(config, seed, "warm")), store.get_run(run_key(config, seed, "scratch"))
+        if not (w and s and w.status == "done" and s.status == "done"):
+            continue
+        warm_acc = last_k_mean(store.test_curve(w.id), k)
+        scratch_acc = last_k_mean(store.test_curve(s.id), k)
+        store.put_summary(config.config_hash(), seed, k, w.id, s.id, warm_acc, scratch_acc, scratch_acc - warm_acc)
+        out.append({"seed": seed, "scratch_acc": scratch_acc, "warm_acc": warm_acc, "gap": scratch_acc - warm_acc})
+    return out
