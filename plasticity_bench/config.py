@@ -61,7 +61,7 @@ class ExperimentConfig:
     tune_epochs: int = _f(60, "epochs of the final stage; the scratch baseline trains as long", scratch=True)
     window: int | None = _f(None, "K: the gap averages test accuracy over the last K epochs (default: 20% of tune_epochs)")
     # --- execution ----------------------------------------------------------------
-    seeds: tuple[int, ...] = _f((0, 1, 2), "seeds; each gives one paired warm and scratch run", result=False)
+    seeds: tuple[int, ...] = _f((0, 1, 2, 3, 4), "seeds; each gives one paired warm and scratch run", result=False)
     device: str = _f("auto", "auto (CUDA when available, else CPU), cpu, cuda or cuda:N", result=False)
     num_threads: int = _f(0, "torch CPU threads (0: torch's default)", result=False)
     output_dir: str = _f("results", "folder of the results database and reports", result=False)

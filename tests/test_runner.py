@@ -126,3 +126,30 @@ def test_a_crash_marks_the_run_failed_and_the_next_start_redoes_it(tiny_config, 
     result = run_experiment(tiny_config)
     assert result.ran == 3 and result.skipped == 1 and len(result.per_seed) == 2
 
+
+
+def test_gap_plugin_metric_emits_the_gap_of_the_warm_run(tiny_config, tiny_data):
+    from plasticity_bench.metrics.gap import generalisation_gap
+    from plasticity_bench.metrics.plugin import GAP_NAME, LASTK_NAME
+
+    rows = []
+    scratch_curve = [0.5, 0.6, 0.7]
+    strategy = train_run(tiny_config, tiny_data, 0, "warm", device=torch.device("cpu"),
+                         sink=lambda st, ep, v: rows.append((st, ep, v["test_acc"])), scratch_curve=scratch_curve)
+    warm_curve = [acc for st, ep, acc in rows if st == 2]
+    assert len(warm_curve) == tiny_config.tune_epochs
+    last = strategy.evaluator.get_last_metrics()
+    k = tiny_config.gap_window
+    assert last[GAP_NAME] == pytest.approx(generalisation_gap(scratch_curve, warm_curve, k), abs=1e-12)
+    assert last[LASTK_NAME] == pytest.approx(sum(warm_curve[-k:]) / k, abs=1e-12)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_run_matches_the_cpu_path(tiny_config):
+    cuda = run_experiment(tiny_config.replace(device="cuda", seeds=(0,)))
+    assert cuda.ran == 2
+    with Store(tiny_config.output_dir) as store:
+        assert {r["device"] for r in store.db.execute("SELECT device FROM runs")} == {"cuda"}
+    cpu = run_experiment(tiny_config.replace(device="cpu", seeds=(0,), output_dir=tiny_config.output_dir + "-cpu"))
+    # Same protocol on both devices: the numbers agree up to float reordering.
+    assert cuda.per_seed[0]["gap"] == pytest.approx(cpu.per_seed[0]["gap"], abs=0.05)
