@@ -61,9 +61,10 @@ class ExperimentConfig:
     tune_epochs: int = _f(60, "epochs of the final stage; the scratch baseline trains as long", scratch=True)
     window: int | None = _f(None, "K: the gap averages test accuracy over the last K epochs (default: 20% of tune_epochs)")
     # --- execution ----------------------------------------------------------------
-    seeds: tuple[int, ...] = _f((0, 1, 2, 3, 4), "seeds; each gives one paired warm and scratch run", result=False)
+    seeds: tuple[int, ...] = _f((0, 1, 2, 3, 4, 5), "seeds; each gives one paired warm and scratch run", result=False)
     device: str = _f("auto", "auto (CUDA when available, else CPU), cpu, cuda or cuda:N", result=False)
-    num_threads: int = _f(0, "torch CPU threads (0: torch's default)", result=False)
+    num_threads: int = _f(1, "torch CPU threads per run; fixed, so numbers do not depend on `workers`", result=False)
+    workers: int = _f(0, "runs in parallel processes (0: one per num_threads CPU cores; 1 on CUDA)", result=False)
     output_dir: str = _f("results", "folder of the results database and reports", result=False)
 
     # ------------------------------------------------------------------------------
@@ -185,7 +186,8 @@ def _check_values(c: ExperimentConfig) -> None:
     need(c.depth is None or c.depth >= 1, "depth", "it must be at least 1")
     need(len(c.seeds) >= 1 and all(s >= 0 for s in c.seeds), "seeds", "give one or more non-negative integers")
     need(len(set(c.seeds)) == len(c.seeds), "seeds", "seeds must not repeat")
-    need(c.num_threads >= 0, "num_threads", "it must be 0 (torch's default) or more")
+    need(c.num_threads >= 1, "num_threads", "it must be at least 1")
+    need(c.workers >= 0, "workers", "it must be 0 (auto) or more")
     need(len(c.strategy) >= 1, "strategy", "give at least one strategy name")
     dev = c.device
     need(dev in ("auto", "cpu", "cuda") or (dev.startswith("cuda:") and dev[5:].isdigit()), "device", "use auto, cpu, cuda or cuda:N")

@@ -23,16 +23,17 @@ class ProgressEvents(RunEvents):
         self.on_epoch = self._epoch
         self.on_run_end = self._end
 
-    def _plan(self, total: int, finished: int) -> None:
+    def _plan(self, total: int, finished: int, epochs: int) -> None:
         self.runs.reset(total=total)
         self.runs.update(finished)
         self.runs.set_postfix_str(f"{finished} already finished" if finished else "")
+        # One bar over the epochs of every run still to do: its ETA is the experiment's.
+        self.epochs = tqdm(total=epochs, desc="epochs", unit="epoch", position=1, leave=False,
+                           disable=self._disable, file=sys.stderr)
 
     def _start(self, role: str, seed: int, total_epochs: int) -> None:
         if self.epochs is not None:
-            self.epochs.close()
-        self.epochs = tqdm(total=total_epochs, desc=f"{role} seed {seed}", unit="epoch", position=1,
-                           leave=False, disable=self._disable, file=sys.stderr)
+            self.epochs.set_description(f"epochs ({role} seed {seed})")
 
     def _epoch(self, stage: int, epoch: int, values: dict) -> None:
         if self.epochs is not None and epoch >= 1:

@@ -18,6 +18,7 @@ Finished runs are skipped on a re-run; a run left unfinished is re-done.
 from __future__ import annotations
 
 import math
+import os
 import platform
 import random
 import traceback
@@ -93,7 +94,7 @@ def run_key(config: ExperimentConfig, seed: int, role: str) -> str:
 class RunEvents:
     """Callbacks for progress reporting (the CLI draws bars with them)."""
 
-    on_plan: Callable[[int, int], None] = lambda total_runs, finished_runs: None
+    on_plan: Callable[[int, int, int], None] = lambda total_runs, finished_runs, epochs_to_run: None
     on_run_start: Callable[[str, int, int], None] = lambda role, seed, epochs: None
     on_epoch: Callable[[int, int, dict], None] = lambda stage, epoch, values: None
     on_run_end: Callable[[str, int, str], None] = lambda role, seed, status: None
@@ -159,6 +160,10 @@ class ExperimentResult:
     ran: int = 0
     diverged: list[str] = field(default_factory=list)
 
+    def add(self, o: "SeedOutcome") -> None:
+        self.ran += o.ran
+        self.diverged += o.diverged
+
     @property
     def gap(self) -> Summary | None:
         return summarize([r["gap"] for r in self.per_seed]) if self.per_seed else None
@@ -183,71 +188,189 @@ def run_experiment(
     config: ExperimentConfig,
     *,
     events: RunEvents | None = None,
-    loggers_for: Callable[[str, int], Sequence[Any]] | None = None,
+    loggers_for: Callable[[str, int, ExperimentConfig], Sequence[Any]] | None = None,
     label: str | None = None,
 ) -> ExperimentResult:
     """Run (or resume) every seed of `config`; results go to `config.output_dir`.
 
-    Validates everything before writing anything. `loggers_for(role, seed)` may
-    add Avalanche loggers to a run (e.g. W&B).
+    Validates everything (names, options, data) before writing anything. Seeds
+    run in parallel worker processes when `config.workers` allows (see
+    `worker_count`); each run uses `config.num_threads` CPU threads whatever the
+    worker count, so the numbers do not depend on it. `loggers_for(role, seed,
+    config)` may add Avalanche loggers to a run (e.g. W&B); with workers it must
+    be picklable (a module-level function).
     """
     validate_names(config)
     events = events or RunEvents()
-    device = resolve_device(config.device)
-    if config.num_threads:
-        torch.set_num_threads(config.num_threads)
-    data = load_data(config)  # before the store: a missing data set writes nothing
+    load_data(config)  # before the store: a missing data set writes nothing
     result = ExperimentResult(config)
-    versions = package_versions()
     with Store(config.output_dir) as store:
         store.add_experiment(config.config_hash(), _store_config(config), config.scratch_hash(), label)
         keys = [run_key(config, seed, role) for seed in config.seeds for role in ("scratch", "warm")]
-        events.on_plan(len(keys), sum(store.is_finished(k) for k in keys))
-        for seed in config.seeds:
-            for role in ("scratch", "warm"):
-                key = run_key(config, seed, role)
-                if store.is_finished(key):
-                    result.skipped += 1
-                    continue
-                scratch_curve = None
-                if role == "warm":
-                    s = store.get_run(run_key(config, seed, "scratch"))
-                    scratch_curve = store.test_curve(s.id) if s and s.status == "done" else None
-                run_id = store.begin_run(
-                    key, role=role, seed=seed,
-                    config_hash=config.scratch_hash() if role == "scratch" else config.config_hash(),
-                    config=config.scratch_dict() if role == "scratch" else _store_config(config),
-                    versions=versions, device=str(device),
-                )
-
-                def sink(stage: int, epoch: int, values: dict, run_id: int = run_id) -> None:
-                    store.add_epoch(run_id, stage, epoch, values)
-                    events.on_epoch(stage, epoch, values)
-                    loss = values.get("train_loss")
-                    if loss is not None and not math.isfinite(loss):
-                        raise Diverged(f"training loss is {loss} at stage {stage}, epoch {epoch}")
-
-                try:
-                    train_run(
-                        config, data, seed, role, device=device, sink=sink, scratch_curve=scratch_curve,
-                        loggers=loggers_for(role, seed) if loggers_for else (),
-                        on_start=lambda total, role=role, seed=seed: events.on_run_start(role, seed, total),
-                    )
-                except Diverged as e:
-                    store.finish_run(run_id, "diverged", str(e))
-                    result.diverged.append(key)
-                    events.on_run_end(role, seed, "diverged")
-                    continue
-                except BaseException as e:
-                    # A crash marks the run failed (a kill leaves it `running`); either way
-                    # the next start re-does it. KeyboardInterrupt included.
-                    store.finish_run(run_id, "failed", "".join(traceback.format_exception_only(e)).strip())
-                    raise
-                store.finish_run(run_id, "done")
-                result.ran += 1
-                events.on_run_end(role, seed, "done")
+        finished = {k for k in keys if store.is_finished(k)}
+    pending = [s for s in config.seeds if not all(run_key(config, s, r) in finished for r in ("scratch", "warm"))]
+    epochs = planned_epochs(config)
+    todo = sum(epochs[r] for s in pending for r in ("scratch", "warm") if run_key(config, s, r) not in finished)
+    result.skipped = len(finished)
+    events.on_plan(len(keys), len(finished), todo)
+    workers = worker_count(config, len(pending))
+    if workers <= 1:
+        emit = _events_emitter(events)
+        for seed in pending:
+            result.add(_run_seed(config, seed, emit=emit, loggers_for=loggers_for))
+    else:
+        _run_parallel(config, pending, workers, events, loggers_for, result)
+    with Store(config.output_dir) as store:
         result.per_seed = summarize_seeds(store, config)
     return result
+
+
+def planned_epochs(config: ExperimentConfig) -> dict[str, int]:
+    """Epochs of a scratch and of a warm run (an upper bound where a strategy may stop early)."""
+    from plasticity_bench.scenarios import num_stages
+
+    per_stage = stage_epochs(config, num_stages(config))
+    return {"scratch": per_stage[-1], "warm": sum(per_stage)}
+
+
+def worker_count(config: ExperimentConfig, pending_seeds: int) -> int:
+    """`workers` = 0 (auto): on the CPU, one process per `num_threads` cores, at most
+    one per pending seed; on CUDA, one (the GPU is the shared resource)."""
+    if config.workers:
+        return max(1, min(config.workers, pending_seeds))
+    if resolve_device(config.device).type != "cpu":
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cores // config.num_threads, pending_seeds))
+
+
+def _events_emitter(events: RunEvents) -> Callable[..., None]:
+    def emit(kind: str, *args: Any) -> None:
+        getattr(events, f"on_{kind}")(*args)
+
+    return emit
+
+
+@dataclass
+class SeedOutcome:
+    ran: int = 0
+    diverged: list[str] = field(default_factory=list)
+
+
+def _run_seed(
+    config: ExperimentConfig,
+    seed: int,
+    *,
+    emit: Callable[..., None],
+    loggers_for: Callable[[str, int, ExperimentConfig], Sequence[Any]] | None = None,
+) -> SeedOutcome:
+    """The scratch run, then the warm run, of one seed (each skipped if finished)."""
+    torch.set_num_threads(config.num_threads)
+    device = resolve_device(config.device)
+    data = load_data(config)
+    versions = dict(package_versions(), torch_threads=str(config.num_threads))
+    out = SeedOutcome()
+    with Store(config.output_dir) as store:
+        for role in ("scratch", "warm"):
+            key = run_key(config, seed, role)
+            if store.is_finished(key):
+                continue
+            scratch_curve = None
+            if role == "warm":
+                s = store.get_run(run_key(config, seed, "scratch"))
+                scratch_curve = store.test_curve(s.id) if s and s.status == "done" else None
+            run_id = store.begin_run(
+                key, role=role, seed=seed,
+                config_hash=config.scratch_hash() if role == "scratch" else config.config_hash(),
+                config=config.scratch_dict() if role == "scratch" else _store_config(config),
+                versions=versions, device=str(device),
+            )
+
+            def sink(stage: int, epoch: int, values: dict, run_id: int = run_id) -> None:
+                store.add_epoch(run_id, stage, epoch, values)
+                emit("epoch", stage, epoch, values)
+                loss = values.get("train_loss")
+                if loss is not None and not math.isfinite(loss):
+                    raise Diverged(f"training loss is {loss} at stage {stage}, epoch {epoch}")
+
+            try:
+                train_run(
+                    config, data, seed, role, device=device, sink=sink, scratch_curve=scratch_curve,
+                    loggers=loggers_for(role, seed, config) if loggers_for else (),
+                    on_start=lambda total, role=role: emit("run_start", role, seed, total),
+                )
+            except Diverged as e:
+                store.finish_run(run_id, "diverged", str(e))
+                out.diverged.append(key)
+                emit("run_end", role, seed, "diverged")
+                continue
+            except BaseException as e:
+                # A crash marks the run failed (a kill leaves it `running`); either way
+                # the next start re-does it. KeyboardInterrupt included.
+                store.finish_run(run_id, "failed", "".join(traceback.format_exception_only(e)).strip())
+                raise
+            store.finish_run(run_id, "done")
+            out.ran += 1
+            emit("run_end", role, seed, "done")
+    return out
+
+
+# -- parallel seeds -------------------------------------------------------------------------
+_QUEUE: Any = None
+
+
+def _worker_init(queue: Any) -> None:
+    global _QUEUE
+    _QUEUE = queue
+
+
+def _worker_emit(kind: str, *args: Any) -> None:
+    _QUEUE.put((kind, args))
+
+
+def _worker_seed(config: ExperimentConfig, seed: int, loggers_for: Any) -> SeedOutcome:
+    return _run_seed(config, seed, emit=_worker_emit, loggers_for=loggers_for)
+
+
+def _run_parallel(config: ExperimentConfig, seeds: list[int], workers: int, events: RunEvents,
+                  loggers_for: Any, result: "ExperimentResult") -> None:
+    """Seeds in `workers` spawned processes (spawn: safe with OpenMP/CUDA state in the
+    parent); their progress events come back through a queue."""
+    import multiprocessing as mp
+    import queue as queue_mod
+    from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    emit = _events_emitter(events)
+
+    def drain(timeout: float) -> None:
+        try:
+            kind, args = q.get(timeout=timeout)
+            emit(kind, *args)
+            while True:
+                kind, args = q.get_nowait()
+                emit(kind, *args)
+        except queue_mod.Empty:
+            pass
+
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init, initargs=(q,)) as pool:
+        futures = [pool.submit(_worker_seed, config, seed, loggers_for) for seed in seeds]
+        try:
+            while True:
+                done, running = wait(futures, timeout=0, return_when=FIRST_EXCEPTION)
+                drain(0.2)
+                if not running or any(f.exception() for f in done):
+                    break
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+        drain(0.2)
+        for f in futures:
+            if f.cancelled():
+                continue
+            result.add(f.result())  # re-raises a worker's exception here
 
 
 def summarize_seeds(store: Store, config: ExperimentConfig) -> list[dict[str, Any]]:

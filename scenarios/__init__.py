@@ -19,9 +19,16 @@ from plasticity_bench.registry import Registry
 SCENARIOS: Registry[Callable[..., Any]] = Registry("scenario")
 
 
-def register_scenario(name: str, *, options: tuple[str, ...], description: str = "") -> Callable:
-    """Register a scenario builder that reads the config fields `options`."""
-    return SCENARIOS.register(name, description=description, options=options)
+def register_scenario(
+    name: str, *, options: tuple[str, ...], description: str = "", num_stages: Callable[[Any], int] = lambda cfg: 2
+) -> Callable:
+    """Register a scenario builder that reads the config fields `options`;
+    `num_stages(config)` tells how many training stages it makes."""
+    return SCENARIOS.register(name, description=description, options=options, num_stages=num_stages)
+
+
+def num_stages(config: Any) -> int:
+    return SCENARIOS.entry(config.scenario, field_name="scenario").extra["num_stages"](config)
 
 
 def build_scenario(config: Any, data: Any, seed: int):

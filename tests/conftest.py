@@ -26,5 +26,5 @@ def tiny_config(tmp_path):
 
     return ExperimentConfig(
         num_samples=400, pretrain_epochs=2, tune_epochs=3, seeds=(0, 1), batch_size=64,
-        output_dir=str(tmp_path / "out"), device="cpu",
+        output_dir=str(tmp_path / "out"), device="cpu", workers=1,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 
 import pytest
@@ -153,3 +154,23 @@ def test_cuda_run_matches_the_cpu_path(tiny_config):
     cpu = run_experiment(tiny_config.replace(device="cpu", seeds=(0,), output_dir=tiny_config.output_dir + "-cpu"))
     # Same protocol on both devices: the numbers agree up to float reordering.
     assert cuda.per_seed[0]["gap"] == pytest.approx(cpu.per_seed[0]["gap"], abs=0.05)
+
+
+def test_parallel_workers_store_the_same_numbers_as_one_process(tiny_config, tmp_path):
+    one = run_experiment(tiny_config.replace(output_dir=str(tmp_path / "one")))
+    two = run_experiment(tiny_config.replace(output_dir=str(tmp_path / "two"), workers=2))
+    assert (two.ran, two.skipped) == (4, 0)
+    assert _epoch_rows(tmp_path / "one") == _epoch_rows(tmp_path / "two")
+    assert one.per_seed == two.per_seed
+
+
+def test_worker_count_auto():
+    from plasticity_bench.config import ExperimentConfig
+    from plasticity_bench.runner import worker_count
+
+    cores = len(os.sched_getaffinity(0))
+    cfg = ExperimentConfig(device="cpu")
+    assert worker_count(cfg, 5) == max(1, min(cores, 5))
+    assert worker_count(cfg, 1) == 1
+    assert worker_count(cfg.replace(num_threads=cores), 5) == 1
+    assert worker_count(cfg.replace(workers=3), 2) == 2
