@@ -102,7 +102,8 @@ def plot_curves(store: Any, view: ExperimentView, path: str | Path, *, command: 
     import matplotlib.pyplot as plt
 
     warm, scratch = _curves(store, view.config_hash, "warm"), _curves(store, view.config_hash, "scratch")
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    # Left: every epoch of both runs. Right: the final stage alone, zoomed, where the gap is read.
+    fig, (ax, zoom) = plt.subplots(1, 2, figsize=(11, 4.5), gridspec_kw={"width_ratios": [3, 2]})
     boundaries: list[int] = []
     offset = 0
     if warm:
@@ -111,30 +112,42 @@ def plot_curves(store: Any, view: ExperimentView, path: str | Path, *, command: 
         sizes = [sum(1 for r in rows if r["stage"] == s) for s in stages]
         boundaries = list(np.cumsum(sizes)[:-1])
         offset = int(sum(sizes[:-1]))
+    k = view.per_seed[0]["window"] if view.per_seed else None
+    end = offset + view.config["tune_epochs"]
     for label, curves, color, x0 in (("warm start", warm, "tab:red", 0), ("scratch", scratch, "tab:blue", offset)):
         if not curves:
             continue
         acc = np.array([[r["test_acc"] for r in rows] for rows in curves.values()]) * 100  # [seeds, epochs]
         x = x0 + np.arange(1, acc.shape[1] + 1)
         mean, std = acc.mean(0), acc.std(0, ddof=1) if acc.shape[0] > 1 else np.zeros(acc.shape[1])
-        ax.plot(x, mean, color=color, lw=1.4, label=f"{label} (n={acc.shape[0]})")
-        ax.fill_between(x, mean - std, mean + std, color=color, alpha=0.2, lw=0)
+        for a, sel in ((ax, slice(None)), (zoom, x > offset)):
+            a.plot(x[sel], mean[sel], color=color, lw=1.4, label=f"{label} (n={acc.shape[0]})")
+            a.fill_between(x[sel], (mean - std)[sel], (mean + std)[sel], color=color, alpha=0.2, lw=0)
     for b in boundaries:
         ax.axvline(b + 0.5, color="k", ls="--", lw=1)
         ax.text(b + 0.5, 0.02, " final stage", transform=ax.get_xaxis_transform(), fontsize=8)
-    if view.per_seed and (warm or scratch):
-        k = view.per_seed[0]["window"]
-        end = offset + view.config["tune_epochs"]
-        ax.axvspan(end - k + 0.5, end + 0.5, color="tab:green", alpha=0.12, label=f"gap window (last {k} epochs)")
+    if k:
+        for a in (ax, zoom):
+            a.axvspan(end - k + 0.5, end + 0.5, color="tab:green", alpha=0.12, label=f"gap window (last {k} epochs)")
+    if warm or scratch:  # zoom on the second half of the final stage, where both have converged
+        lo = offset + view.config["tune_epochs"] // 2
+        zoom.set_xlim(lo, end + 1)
+        ys = [r["test_acc"] * 100 for c in (warm, scratch) for rows in c.values() for i, r in enumerate(rows)
+              if (i + 1 + (0 if c is warm else offset)) > lo]
+        if ys:
+            pad = 0.1 * (max(ys) - min(ys) + 0.1)
+            zoom.set_ylim(min(ys) - pad, max(ys) + pad)
     gap = view.summary("gap")
     title = f"{view.config['scenario']}: {view.config['dataset']}, {view.config['model']}"
     if gap is not None:
         title += f"; gap {100 * gap.mean:+.2f} points" + (f" (95% CI {100 * gap.ci_low:+.2f}, {100 * gap.ci_high:+.2f})" if gap.n > 1 else "")
-    ax.set_title(title, fontsize=10)
-    ax.set_xlabel("epoch")
+    fig.suptitle(title, fontsize=10)
+    zoom.set_title("final stage (zoom)", fontsize=9)
+    for a in (ax, zoom):
+        a.set_xlabel("epoch")
+        a.grid(alpha=0.3)
     ax.set_ylabel("test accuracy (%)")
     ax.legend(loc="lower right", fontsize=8)
-    ax.grid(alpha=0.3)
     if command:
         fig.text(0.01, 0.01, command, fontsize=7, color="0.4")
     fig.tight_layout()
