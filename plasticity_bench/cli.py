@@ -26,8 +26,14 @@ PROG = "plasticity-bench"
 
 
 # -- flags from the config dataclass ------------------------------------------------------
-def _int_or_none(text: str) -> int | None:
-    return None if text.lower() in ("none", "null", "") else int(text)
+def _or_none(tp: type) -> Any:
+    """Flag type for `X | None` fields: 'none' means None."""
+
+    def parse(text: str) -> Any:
+        return None if text.lower() in ("none", "null", "") else tp(text)
+
+    parse.__name__ = tp.__name__  # argparse names it in "invalid int value"
+    return parse
 
 
 def _toml_value(text: str) -> Any:
@@ -64,7 +70,7 @@ def add_config_flags(p: argparse.ArgumentParser) -> None:
             g.add_argument(flag, nargs="+", type=typing.get_args(tp)[0], metavar=name.upper(), **kw)
         elif origin is not None:  # X | None
             inner = [a for a in typing.get_args(tp) if a is not type(None)][0]
-            g.add_argument(flag, type=_int_or_none if inner is int else inner, metavar=f"{inner.__name__.upper()}|none", **kw)
+            g.add_argument(flag, type=_or_none(inner), metavar=f"{inner.__name__.upper()}|none", **kw)
         else:
             g.add_argument(flag, type=tp, metavar=tp.__name__.upper(), **kw)
 

@@ -55,7 +55,8 @@ class ExperimentConfig:
     strategy: tuple[str, ...] = _f(("naive",), "strategies to combine, applied in the order given")
     strategy_options: dict = _f({}, "options per strategy, e.g. {reset_layers = {groups = \"4-6\"}}")
     optimizer: str = _f("adam", "adam, rmsprop, sgd or sgd_momentum (0.9); statistics reset at every stage", scratch=True)
-    lr: float = _f(1e-3, "constant learning rate", scratch=True)
+    lr: float = _f(1e-3, "constant learning rate (strategies such as high_lr may change it per stage)", scratch=True)
+    scratch_lr: float | None = _f(None, "learning rate of the scratch baseline (none: lr)", scratch=True)
     batch_size: int = _f(128, "mini-batch size", scratch=True)
     pretrain_epochs: int = _f(40, "epochs of each pretraining stage")
     tune_epochs: int = _f(60, "epochs of the final stage; the scratch baseline trains as long", scratch=True)
@@ -87,10 +88,18 @@ class ExperimentConfig:
         """Identity of the experiment: the fields that change its numbers (not seeds)."""
         return _hash({f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self) if f.metadata["result"]})
 
+    @property
+    def scratch_learning_rate(self) -> float:
+        return self.lr if self.scratch_lr is None else self.scratch_lr
+
     def scratch_dict(self) -> dict[str, Any]:
         """The fields the scratch baseline depends on: one baseline serves every
-        scenario and strategy that share data, model, optimiser and tuning budget."""
-        return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self) if f.metadata["scratch"]}
+        scenario and strategy that share data, model, optimiser, its learning rate
+        and the tuning budget."""
+        d = {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self) if f.metadata["scratch"]}
+        d["lr"] = self.scratch_learning_rate
+        del d["scratch_lr"]
+        return d
 
     def scratch_hash(self) -> str:
         return _hash(self.scratch_dict())
@@ -113,27 +122,36 @@ def field_type(name: str) -> Any:
 
 
 def describe_type(tp: Any) -> str:
-    """Human name of a field type: 'int', 'int or none', 'list of int'."""
+    """Human name of a type: 'int', 'int or none', 'list of int', 'str or list of int'."""
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
-        inner = [a for a in typing.get_args(tp) if a is not type(None)]
-        return f"{describe_type(inner[0])} or none"
+        args = typing.get_args(tp)
+        inner = " or ".join(describe_type(a) for a in args if a is not type(None))
+        return f"{inner} or none" if type(None) in args else inner
     if origin is tuple:
         return f"list of {describe_type(typing.get_args(tp)[0])}"
     return getattr(tp, "__name__", str(tp))
 
 
 def coerce(name: str, value: Any, tp: Any | None = None) -> Any:
-    """Check `value` against field `name`'s type (from TOML or a keyword); return it
-    in canonical form (lists become tuples, ints become floats for float fields)."""
+    """Check `value` against field `name`'s type (or `tp`); return it in canonical
+    form (lists become tuples, ints become floats for float fields). `name` is the
+    field named in the error."""
     tp = field_type(name) if tp is None else tp
     origin = typing.get_origin(tp)
     want = describe_type(tp)
     if origin in (typing.Union, types.UnionType):
-        if value is None:
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
             return None
-        inner = [a for a in typing.get_args(tp) if a is not type(None)][0]
-        return coerce(name, value, inner) if _matches(value, inner) else _type_error(name, value, want)
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return coerce(name, value, a)
+            except ConfigError:
+                continue
+        _type_error(name, value, want)
     if origin is tuple:
         elem = typing.get_args(tp)[0]
         if not isinstance(value, (list, tuple)) or not all(_matches(v, elem) for v in value):
@@ -182,6 +200,7 @@ def _check_values(c: ExperimentConfig) -> None:
     need(c.window is None or 1 <= c.window <= c.tune_epochs, "window", f"it must lie in [1, tune_epochs={c.tune_epochs}]")
     need(c.batch_size >= 1, "batch_size", "it must be at least 1")
     need(c.lr > 0 and math.isfinite(c.lr), "lr", "it must be a positive number")
+    need(c.scratch_lr is None or (c.scratch_lr > 0 and math.isfinite(c.scratch_lr)), "scratch_lr", "it must be a positive number or none")
     need(c.width is None or c.width >= 1, "width", "it must be at least 1")
     need(c.depth is None or c.depth >= 1, "depth", "it must be at least 1")
     need(len(c.seeds) >= 1 and all(s >= 0 for s in c.seeds), "seeds", "give one or more non-negative integers")

@@ -85,6 +85,20 @@ def initial_model(config: ExperimentConfig, data: TensorData, seed: int) -> torc
     )
 
 
+def check_strategies(config: ExperimentConfig, data: TensorData) -> None:
+    """Let each strategy check the model it will get (e.g. that it names its layer
+    groups), on a model built on the meta device (no memory, no compute)."""
+    from plasticity_bench.models import create_model
+    from plasticity_bench.strategies import make_plugins
+
+    with torch.device("meta"):
+        model = create_model(config.model, spatial_dims=data.spatial_dims, in_channels=data.in_channels,
+                             num_classes=data.num_classes, width=config.width, depth=config.depth)
+    for plugin in make_plugins(config.strategy, config.strategy_options):
+        if hasattr(plugin, "check_model"):
+            plugin.check_model(model)
+
+
 def run_key(config: ExperimentConfig, seed: int, role: str) -> str:
     h = config.scratch_hash() if role == "scratch" else config.config_hash()
     return f"{role}-{h}-s{seed}"
@@ -137,7 +151,7 @@ def train_run(
     on_start(sum(epochs) if role == "warm" else epochs[-1])
     strategy = PlasticityStrategy(
         model=model,
-        optimizer=create_optimizer(config.optimizer, model.parameters(), config.lr),
+        optimizer=create_optimizer(config.optimizer, model.parameters(), config.lr if role == "warm" else config.scratch_learning_rate),
         train_mb_size=config.batch_size,
         device=device,
         plugins=plugins,
@@ -202,7 +216,7 @@ def run_experiment(
     """
     validate_names(config)
     events = events or RunEvents()
-    load_data(config)  # before the store: a missing data set writes nothing
+    check_strategies(config, load_data(config))  # before the store: bad input writes nothing
     result = ExperimentResult(config)
     with Store(config.output_dir) as store:
         store.add_experiment(config.config_hash(), _store_config(config), config.scratch_hash(), label)

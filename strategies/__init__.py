@@ -3,7 +3,16 @@
 A strategy is an Avalanche `SupervisedPlugin` subclass whose constructor takes
 keyword-only, typed options with defaults. It is added to `PlasticityStrategy`
 (naive fine-tuning with the paper's protocol), so strategies compose: a run with
-`strategy = ["reset_layers", "high_lr"]` gets both plugins, in that order.
+`strategy = ["reset_layers", "high_lr"]` gets both plugins.
+
+**Order**: plugins run in the order given, at every hook, after the template's
+own work for that hook (at the start of a stage: the optimiser reset, then each
+plugin's `before_training_exp`) and before Avalanche's evaluator. So
+`["reset_layers", "high_lr"]` re-samples the groups and then sets the final
+stage's learning rate; `["shrink_perturb", "reset_layers"]` shrinks every
+weight, then re-draws the chosen groups whole. A plugin may define
+`check_model(model)`; it is called before anything runs (on a meta-device
+model) to refuse a model it cannot work with.
 
     from avalanche.core import SupervisedPlugin
     from plasticity_bench.strategies import register_strategy
@@ -102,4 +111,4 @@ def make_plugins(names: Sequence[str], options: Mapping[str, Mapping[str, Any]] 
 
 
 # The built-in strategies register themselves on import (explicitly, here).
-from plasticity_bench.strategies import naive  # noqa: E402,F401
+from plasticity_bench.strategies import high_lr, l2_init, naive, reset_layers, shrink_perturb  # noqa: E402,F401
