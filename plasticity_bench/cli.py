@@ -36,6 +36,21 @@ def _or_none(tp: type) -> Any:
     return parse
 
 
+def _elem_type(tp: Any, allow_none: bool = False) -> Any:
+    """Flag type of one list element; a nested list is written '0,1,2'."""
+    if typing.get_origin(tp) is tuple:
+        inner = typing.get_args(tp)[0]
+
+        def parse(text: str) -> Any:
+            if allow_none and text.lower() == "none":
+                return None
+            return tuple(inner(v) for v in text.split(",") if v != "")
+
+        parse.__name__ = f"comma-separated {inner.__name__}"
+        return parse
+    return _or_none(tp) if allow_none else tp
+
+
 def _toml_value(text: str) -> Any:
     """A flag value as a TOML literal (4, 0.5, true, [1, 2], "4-6"); bare words stay strings."""
     try:
@@ -67,10 +82,14 @@ def add_config_flags(p: argparse.ArgumentParser) -> None:
         if tp is bool:
             g.add_argument(flag, action=argparse.BooleanOptionalAction, **kw)
         elif origin is tuple:
-            g.add_argument(flag, nargs="+", type=typing.get_args(tp)[0], metavar=name.upper(), **kw)
+            g.add_argument(flag, nargs="+", type=_elem_type(typing.get_args(tp)[0]), metavar=name.upper(), **kw)
         elif origin is not None:  # X | None
             inner = [a for a in typing.get_args(tp) if a is not type(None)][0]
-            g.add_argument(flag, type=_or_none(inner), metavar=f"{inner.__name__.upper()}|none", **kw)
+            if typing.get_origin(inner) is tuple:  # a list, or 'none'
+                g.add_argument(flag, nargs="+", type=_elem_type(typing.get_args(inner)[0], allow_none=True),
+                               metavar=name.upper(), **kw)
+            else:
+                g.add_argument(flag, type=_or_none(inner), metavar=f"{inner.__name__.upper()}|none", **kw)
         else:
             g.add_argument(flag, type=tp, metavar=tp.__name__.upper(), **kw)
 
@@ -84,6 +103,11 @@ def config_from_args(ns: argparse.Namespace) -> cfgmod.ExperimentConfig:
         where = "flags"
     base = cfgmod.from_mapping(values, where=where)
     flags = {k: getattr(ns, k) for k in cfgmod.FIELDS if hasattr(ns, k)}
+    for k, v in flags.items():  # `--sizes none`: a list flag set back to none
+        if isinstance(v, list) and None in v:
+            if v != [None]:
+                raise ConfigError(k, "give values or the single word none")
+            flags[k] = None
     if "strategy_options" in flags:
         merged = {k: dict(v) for k, v in base.strategy_options.items()}
         for name, key, value in flags["strategy_options"]:

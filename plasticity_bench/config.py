@@ -47,6 +47,14 @@ class ExperimentConfig:
     # --- scenario ---------------------------------------------------------------
     scenario: str = _f("warm_start", "how the training data is presented in stages")
     fraction: float = _f(0.5, "warm_start: share of the training set in the pretraining stage, in (0, 1)")
+    n_splits: int = _f(3, "data_incremental, class_imbalanced: pretraining stages n (D_1..D_n, then D)")
+    sizes: tuple[float, ...] | None = _f(None, "data_incremental: |D_i|/|D| for i = 1..n, increasing in (0, 1) (none: i/(n+1))")
+    epoch_schedule: str = _f("fixed", "pretraining epochs: fixed (pretrain_epochs each), proportional (to the stage's size), until_acc")
+    target_acc: float = _f(1.0, "until_acc: stop a pretraining stage at this train accuracy (at most pretrain_epochs)")
+    class_ratio: float = _f(0.5, "class_imbalanced: r = |D_u|/|D|, the share added uniformly (1: data-incremental, 0: by class)")
+    class_groups: tuple[tuple[int, ...], ...] | None = _f(None, "class_imbalanced: class partition C_1..C_{n+1}, e.g. [[0,1],[2,3],...] (none: drawn by seed)")
+    gamma: float = _f(0.9, "smooth_drift: p(n) = 1 - gamma^(50 n / N) of drawing from the full set, gamma in (0, 1)")
+    pretrain_fraction: float = _f(0.5, "smooth_drift: share of the training set in the pretraining subset, in (0, 1)")
     # --- model ------------------------------------------------------------------
     model: str = _f("resnet_mini", "model name (see `plasticity-bench list models`)", scratch=True)
     width: int | None = _f(None, "channels of the first module, w (modules have w, 2w, 4w, 8w); none: the model's own", scratch=True)
@@ -105,8 +113,11 @@ class ExperimentConfig:
         return _hash(self.scratch_dict())
 
 
+EPOCH_SCHEDULES = ("fixed", "proportional", "until_acc")
+
+
 def _jsonable(v: Any) -> Any:
-    return list(v) if isinstance(v, tuple) else v
+    return [_jsonable(x) for x in v] if isinstance(v, tuple) else v
 
 
 def _hash(d: Mapping[str, Any]) -> str:
@@ -154,9 +165,12 @@ def coerce(name: str, value: Any, tp: Any | None = None) -> Any:
         _type_error(name, value, want)
     if origin is tuple:
         elem = typing.get_args(tp)[0]
-        if not isinstance(value, (list, tuple)) or not all(_matches(v, elem) for v in value):
+        if not isinstance(value, (list, tuple)):
             _type_error(name, value, want)
-        return tuple(elem(v) for v in value)
+        try:
+            return tuple(coerce(name, v, elem) for v in value)
+        except ConfigError:
+            _type_error(name, value, want)
     if tp is dict:
         if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, dict) for k, v in value.items()):
             _type_error(name, value, "a table of tables (strategy name -> options)")
@@ -195,6 +209,16 @@ def _check_values(c: ExperimentConfig) -> None:
 
     need(0.0 < c.fraction < 1.0 and math.isfinite(c.fraction), "fraction", "it must lie in (0, 1)")
     need(c.num_samples >= 100, "num_samples", "it must be at least 100")
+    need(c.n_splits >= 1, "n_splits", "it must be at least 1")
+    need(c.sizes is None or (len(c.sizes) == c.n_splits and all(0 < a < b for a, b in zip(c.sizes, (*c.sizes[1:], 1.0)))),
+         "sizes", f"give n_splits={c.n_splits} fractions increasing strictly within (0, 1), or none")
+    need(c.epoch_schedule in EPOCH_SCHEDULES, "epoch_schedule", f"use one of {', '.join(EPOCH_SCHEDULES)}")
+    need(0.0 < c.target_acc <= 1.0, "target_acc", "it must lie in (0, 1]")
+    need(0.0 <= c.class_ratio <= 1.0, "class_ratio", "it must lie in [0, 1]")
+    need(c.class_groups is None or len(c.class_groups) == c.n_splits + 1, "class_groups",
+         f"give n_splits + 1 = {c.n_splits + 1} groups of class ids, or none")
+    need(0.0 < c.gamma < 1.0, "gamma", "it must lie in (0, 1)")
+    need(0.0 < c.pretrain_fraction < 1.0, "pretrain_fraction", "it must lie in (0, 1)")
     need(c.pretrain_epochs >= 1, "pretrain_epochs", "it must be at least 1")
     need(c.tune_epochs >= 1, "tune_epochs", "it must be at least 1")
     need(c.window is None or 1 <= c.window <= c.tune_epochs, "window", f"it must lie in [1, tune_epochs={c.tune_epochs}]")

@@ -56,9 +56,23 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def stage_epochs(config: ExperimentConfig, num_stages: int) -> list[int]:
-    """Epochs per stage: `pretrain_epochs` for each pretraining stage, `tune_epochs` for the final one."""
-    return [config.pretrain_epochs] * (num_stages - 1) + [config.tune_epochs]
+def stage_epochs(config: ExperimentConfig, stage_sizes: Sequence[int]) -> list[int]:
+    """Epochs per stage. The final stage always gets `tune_epochs` (as the scratch
+    baseline does); each pretraining stage by `epoch_schedule`:
+
+    - fixed: `pretrain_epochs` (its steps grow with its size: the paper's Fig. 4,
+      "a number of steps proportional with the number of examples");
+    - proportional: epochs proportional to its size, `pretrain_epochs` for the
+      largest pretraining stage, at least 1;
+    - until_acc: until an epoch's train accuracy reaches `target_acc`, at most
+      `pretrain_epochs` (returned here as the upper bound).
+    """
+    pre = list(stage_sizes[:-1])
+    if config.epoch_schedule == "proportional" and pre:
+        epochs = [max(1, round(config.pretrain_epochs * n / max(pre))) for n in pre]
+    else:
+        epochs = [config.pretrain_epochs] * len(pre)
+    return epochs + [config.tune_epochs]
 
 
 def load_data(config: ExperimentConfig) -> TensorData:
@@ -85,12 +99,15 @@ def initial_model(config: ExperimentConfig, data: TensorData, seed: int) -> torc
     )
 
 
-def check_strategies(config: ExperimentConfig, data: TensorData) -> None:
-    """Let each strategy check the model it will get (e.g. that it names its layer
-    groups), on a model built on the meta device (no memory, no compute)."""
+def check_before_run(config: ExperimentConfig, data: TensorData) -> None:
+    """What can only be checked against the data: the scenario builds (e.g. a class
+    partition covers the data set's classes), and each strategy accepts the model
+    (e.g. it names its layer groups; built on the meta device: no memory, no compute)."""
     from plasticity_bench.models import create_model
+    from plasticity_bench.scenarios import build_scenario
     from plasticity_bench.strategies import make_plugins
 
+    build_scenario(config, data, config.seeds[0])
     with torch.device("meta"):
         model = create_model(config.model, spatial_dims=data.spatial_dims, in_channels=data.in_channels,
                              num_classes=data.num_classes, width=config.width, depth=config.depth)
@@ -131,23 +148,26 @@ def train_run(
     Returns the strategy (its evaluator holds every metric value)."""
     from plasticity_bench.metrics.accuracy import EpochAccuracyLoss, StreamAccuracyLoss
     from plasticity_bench.metrics.plugin import GeneralisationGapMetric
+    from plasticity_bench.metrics.sampling import SamplerStats
     from plasticity_bench.optim import create_optimizer
     from plasticity_bench.recording import EpochRecorder
     from plasticity_bench.scenarios import build_scenario
     from plasticity_bench.strategies import make_plugins
-    from plasticity_bench.training import LeanEvaluationPlugin, PlasticityStrategy
+    from plasticity_bench.training import LeanEvaluationPlugin, PlasticityStrategy, StopAtTrainAccuracy
 
     model = initial_model(config, data, seed)
     scenario = build_scenario(config, data, seed)
     stages = list(scenario.train_stream)
-    metrics: list[Any] = [EpochAccuracyLoss(), StreamAccuracyLoss()]
+    metrics: list[Any] = [EpochAccuracyLoss(), StreamAccuracyLoss(), SamplerStats()]
     if role == "warm":
         experiences, plugins = stages, make_plugins(config.strategy, config.strategy_options)
+        if config.epoch_schedule == "until_acc":
+            plugins.append(StopAtTrainAccuracy(config.target_acc))
         if scratch_curve is not None:
             metrics.append(GeneralisationGapMetric(scratch_curve, config.gap_window))
-    else:
-        experiences, plugins = stages[-1:], []
-    epochs = stage_epochs(config, len(stages))
+    else:  # the full training set, one permutation per epoch, plain naive
+        experiences, plugins = list(scenario.streams["scratch"]), []
+    epochs = stage_epochs(config, [len(e.indices) for e in stages])
     on_start(sum(epochs) if role == "warm" else epochs[-1])
     strategy = PlasticityStrategy(
         model=model,
@@ -216,7 +236,7 @@ def run_experiment(
     """
     validate_names(config)
     events = events or RunEvents()
-    check_strategies(config, load_data(config))  # before the store: bad input writes nothing
+    check_before_run(config, load_data(config))  # before the store: bad input writes nothing
     result = ExperimentResult(config)
     with Store(config.output_dir) as store:
         store.add_experiment(config.config_hash(), _store_config(config), config.scratch_hash(), label)
@@ -243,7 +263,7 @@ def planned_epochs(config: ExperimentConfig) -> dict[str, int]:
     """Epochs of a scratch and of a warm run (an upper bound where a strategy may stop early)."""
     from plasticity_bench.scenarios import num_stages
 
-    per_stage = stage_epochs(config, num_stages(config))
+    per_stage = stage_epochs(config, [1] * num_stages(config))  # sizes unknown yet: an upper bound
     return {"scratch": per_stage[-1], "warm": sum(per_stage)}
 
 

@@ -13,6 +13,7 @@ avoids per-example `__getitem__` and collation (the reason stock Avalanche is
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
@@ -135,20 +136,24 @@ class StageExperience(DatasetExperience):
         )
 
 
-def make_stage_scenario(
-    data: TensorData,
-    stage_indices: Sequence[torch.Tensor],
-    *,
-    seed: int,
-    augment: bool = False,
-    samplers: Sequence[IndexSampler | None] | None = None,
-    steps_per_epoch: Sequence[int | None] | None = None,
-) -> CLScenario:
-    """A `CLScenario` with one train experience per stage and the test set as test stream.
+@dataclass(frozen=True)
+class StageSpec:
+    """One training stage: the indices of its examples in the training set, and how
+    mini-batches are drawn from them (default: one permutation per epoch)."""
 
-    stage_indices[i]: int64 indices into the training set of stage i+1; the
-    last stage is the final (tuning) stage. Each experience's dataset is an
-    Avalanche ClassificationDataset subset of the training set.
+    indices: torch.Tensor  # int64 [n]
+    sampler: IndexSampler | None = None
+    steps_per_epoch: int | None = None
+
+
+def make_stage_scenario(data: TensorData, stages: Sequence[StageSpec], *, seed: int, augment: bool = False) -> CLScenario:
+    """A `CLScenario` with one train experience per stage, the test set as test stream,
+    and a `scratch` stream: the full training set, one permutation per epoch, which
+    the scratch baseline trains on.
+
+    The last stage is the final (tuning) stage; it and the scratch experience draw
+    their mini-batch order from the same seed. Each experience's dataset is an
+    Avalanche classification dataset holding exactly the stage's examples.
     """
     train_src, test_src = TensorSource(data.train_x, data.train_y), TensorSource(data.test_x, data.test_y)
     groups = None
@@ -157,23 +162,26 @@ def make_stage_scenario(
         groups = TransformGroups({"train": (aug, None), "eval": (None, None)})
     train_ds = as_classification_dataset(ExampleDataset(train_src), transform_groups=groups)
     test_ds = as_classification_dataset(ExampleDataset(test_src))
-    n = len(stage_indices)
+    n = len(stages)
+
+    def experience(dataset, index: int, stage: int, final: bool, source: TensorSource, spec: StageSpec, tag: int):
+        e = StageExperience(dataset=dataset, current_experience=index)
+        e.stage, e.num_stages, e.is_final = stage, n, final
+        e.source, e.indices = source, torch.as_tensor(spec.indices, dtype=torch.int64)
+        e.order_seed = order_seed(seed, tag)
+        e.sampler = spec.sampler or permutation_batches
+        e.steps_per_epoch = spec.steps_per_epoch
+        return e
+
     exps = []
-    for i, idx in enumerate(stage_indices):
-        idx = torch.as_tensor(idx, dtype=torch.int64)
-        e = StageExperience(dataset=train_ds.subset(idx.tolist()), current_experience=i)
+    for i, spec in enumerate(stages):
         final = i == n - 1
-        e.stage, e.num_stages, e.is_final = i + 1, n, final
-        e.source, e.indices = train_src, idx
-        e.order_seed = order_seed(seed, FINAL_STAGE_TAG if final else i + 1)
-        e.sampler = (samplers[i] if samplers is not None else None) or permutation_batches
-        e.steps_per_epoch = steps_per_epoch[i] if steps_per_epoch is not None else None
-        exps.append(e)
-    test = StageExperience(dataset=test_ds, current_experience=0)
-    test.stage, test.num_stages, test.is_final = 0, n, False
-    test.source, test.indices, test.order_seed = test_src, torch.arange(len(test_src)), 0
-    test.sampler, test.steps_per_epoch = permutation_batches, None
-    return CLScenario([EagerCLStream("train", exps), EagerCLStream("test", [test])])
+        ds = train_ds.subset(torch.as_tensor(spec.indices).tolist())
+        exps.append(experience(ds, i, i + 1, final, train_src, spec, FINAL_STAGE_TAG if final else i + 1))
+    everything = StageSpec(torch.arange(len(train_src)))
+    scratch = experience(train_ds, 0, n, True, train_src, everything, FINAL_STAGE_TAG)
+    test = experience(test_ds, 0, 0, False, test_src, StageSpec(torch.arange(len(test_src))), 0)
+    return CLScenario([EagerCLStream("train", exps), EagerCLStream("test", [test]), EagerCLStream("scratch", [scratch])])
 
 
 class _PerExampleAugment:

@@ -64,8 +64,8 @@ class LeanEvaluationPlugin(EvaluationPlugin):
 class PlasticityStrategy(SupervisedTemplate):
     """Naive fine-tuning with the paper's protocol, on Avalanche's training template.
 
-    epochs_per_stage: epochs of experience i (by its `current_experience`);
-        None: `train_epochs` for every experience.
+    epochs_per_stage: epochs of stage s at index s - 1 (`experience.stage`, or
+        `current_experience + 1` for other experiences); None: `train_epochs` for all.
     augment: random crop/flip on our fast path (stock loaders use the dataset's
         own transform group instead).
     """
@@ -105,8 +105,11 @@ class PlasticityStrategy(SupervisedTemplate):
     # -- protocol ---------------------------------------------------------------
     def _before_training_exp(self, **kwargs: Any) -> None:
         if self.epochs_per_stage is not None:
-            with self.experience.no_attribute_masking():
-                self.train_epochs = self.epochs_per_stage[self.experience.current_experience]
+            stage = getattr(self.experience, "stage", None)
+            if stage is None:
+                with self.experience.no_attribute_masking():
+                    stage = self.experience.current_experience + 1
+            self.train_epochs = self.epochs_per_stage[stage - 1]
         super()._before_training_exp(**kwargs)
 
     def check_model_and_optimizer(self, reset_optimizer_state: bool = True, **kwargs: Any) -> None:
@@ -137,3 +140,28 @@ class PlasticityStrategy(SupervisedTemplate):
             self.dataloader = self.experience.batches(self.eval_mb_size, self.device, shuffle=False)
         else:
             super().make_eval_dataloader(**kwargs)
+
+
+class StopAtTrainAccuracy(SupervisedPlugin):
+    """Ends a pretraining stage once an epoch's train accuracy reaches `target`
+    (the `until_acc` epoch schedule; the stage's epochs are then an upper bound).
+    The final stage always runs its full budget."""
+
+    def __init__(self, target: float) -> None:
+        super().__init__()
+        self.target = target
+        self._correct: torch.Tensor | int = 0
+        self._n = 0
+
+    def before_training_epoch(self, strategy, **kwargs: Any) -> None:
+        self._correct, self._n = 0, 0
+
+    def after_training_iteration(self, strategy, **kwargs: Any) -> None:
+        self._correct = self._correct + (strategy.mb_output.detach().argmax(1) == strategy.mb_y).sum()
+        self._n += strategy.mb_y.shape[0]
+
+    def after_training_epoch(self, strategy, **kwargs: Any) -> None:
+        if getattr(strategy.experience, "is_final", True) or not self._n:
+            return
+        if float(self._correct) / self._n >= self.target:
+            strategy.stop_training()

@@ -4,8 +4,9 @@
 A scenario builder is a plain function `(data, *, seed, augment, **options) ->
 CLScenario`, registered by name with the config fields it reads. Every builder
 returns a real Avalanche `CLScenario` (train stream = stages, the last one the
-full training set; test stream = the test set) that stock Avalanche strategies
-can train on.
+final stage; test stream = the test set; `scratch` stream = the full training
+set, which the scratch baseline trains on) that stock Avalanche strategies can
+train on. Builders are deterministic given the seed.
 """
 
 from __future__ import annotations
@@ -39,4 +40,4 @@ def build_scenario(config: Any, data: Any, seed: int):
 
 
 # The built-in scenarios register themselves on import (explicitly, here).
-from plasticity_bench.scenarios import incremental  # noqa: E402,F401
+from plasticity_bench.scenarios import class_imbalanced, incremental, smooth_drift  # noqa: E402,F401

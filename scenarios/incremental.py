@@ -1,10 +1,11 @@
 """Data-incremental stages, and warm start as their one-pretraining-stage case.
 
-Paper Fig. 1 (warm start; Ash & Adams 2019): stage 1 is a random `fraction`
-(0.5) of the training set, stage 2 all of it. Fig. 4 (left) generalises this to
-nested stages D_1 ⊂ D_2 ⊂ ... ⊂ D_{n+1} = D. Both are one implementation: the
-training set is permuted once by the seed, and stage i is the first
-round(size_i * |D|) examples of that permutation.
+Paper Fig. 4 (left): the training set is presented in nested stages
+D_1 ⊂ D_2 ⊂ ... ⊂ D_n ⊂ D_{n+1} = D, the model tuned on each in turn. Fig. 1
+(warm start; Ash & Adams 2019) is n = 1 with |D_1| = fraction·|D| (0.5). One
+implementation serves both: the training set is permuted once by the seed, and
+stage i is the first round(size_i·|D|) examples of that permutation, so the
+stages are nested by construction. Equal increments by default: size_i = i/(n+1).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import torch
 from plasticity_bench.data import TensorData
 from plasticity_bench.errors import ConfigError
 from plasticity_bench.scenarios import register_scenario
-from plasticity_bench.stages import make_stage_scenario
+from plasticity_bench.stages import StageSpec, make_stage_scenario
 
 
 def nested_stage_indices(n: int, sizes: Sequence[float], seed: int) -> list[torch.Tensor]:
@@ -29,9 +30,29 @@ def nested_stage_indices(n: int, sizes: Sequence[float], seed: int) -> list[torc
     return stages + [torch.arange(n)]
 
 
+def equal_sizes(n_splits: int) -> list[float]:
+    return [i / (n_splits + 1) for i in range(1, n_splits + 1)]
+
+
 @register_scenario(
-    "warm_start", options=("fraction",),
+    "data_incremental", options=("n_splits", "sizes"), num_stages=lambda c: c.n_splits + 1,
+    description="paper Fig. 4 left: nested stages D_1 ⊂ ... ⊂ D_n ⊂ D, equal increments by default",
+)
+def data_incremental(
+    data: TensorData, *, n_splits: int = 3, sizes: Sequence[float] | None = None, seed: int = 0, augment: bool = False
+):
+    if n_splits < 1:
+        raise ConfigError("n_splits", f"{n_splits} is not allowed; it must be at least 1")
+    sizes = list(sizes) if sizes is not None else equal_sizes(n_splits)
+    if len(sizes) != n_splits:
+        raise ConfigError("sizes", f"give n_splits={n_splits} sizes, got {len(sizes)}")
+    stages = nested_stage_indices(len(data.train_y), sizes, seed)
+    return make_stage_scenario(data, [StageSpec(i) for i in stages], seed=seed, augment=augment)
+
+
+@register_scenario(
+    "warm_start", options=("fraction",), num_stages=lambda c: 2,
     description="paper Fig. 1: pretrain on a fraction (0.5) of the training set, then tune on all of it",
 )
 def warm_start(data: TensorData, *, fraction: float = 0.5, seed: int = 0, augment: bool = False):
-    return make_stage_scenario(data, nested_stage_indices(len(data.train_y), [fraction], seed), seed=seed, augment=augment)
+    return data_incremental(data, n_splits=1, sizes=[fraction], seed=seed, augment=augment)

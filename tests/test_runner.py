@@ -91,17 +91,34 @@ def test_an_unfinished_run_is_redone_from_scratch(tiny_config):
 
 
 def test_a_diverging_run_is_kept_and_marked(tiny_config):
-    cfg = tiny_config.replace(optimizer="sgd", lr=1e12, seeds=(0,))
-    result = run_experiment(cfg)
-    assert result.diverged and result.per_seed == []
-    with Store(cfg.output_dir) as store:
-        statuses = {r["role"]: r["status"] for r in store.db.execute("SELECT role, status FROM runs")}
-        assert statuses["scratch"] == "diverged"
-        assert store.integrity_ok()
-        (err,) = store.db.execute("SELECT error FROM runs WHERE role = 'scratch'").fetchone()
-        assert "training loss is" in err
-    again = run_experiment(cfg)  # finished (diverged) runs are not retried
-    assert again.ran == 0 and again.skipped >= 1
+    from avalanche.core import SupervisedPlugin
+
+    from plasticity_bench.strategies import STRATEGIES, register_strategy
+
+    @register_strategy("nan_after_first_stage")
+    class NanLoss(SupervisedPlugin):
+        """Makes the loss NaN in the final stage (a diverging method)."""
+
+        def before_backward(self, strategy, **kw):
+            if strategy.experience.is_final:
+                strategy.loss = strategy.loss * float("nan")
+
+    try:
+        cfg = tiny_config.replace(strategy=("nan_after_first_stage",), seeds=(0,))
+        result = run_experiment(cfg)
+        assert result.diverged == [run_key(cfg, 0, "warm")] and result.per_seed == []
+        with Store(cfg.output_dir) as store:
+            statuses = {r["role"]: r["status"] for r in store.db.execute("SELECT role, status FROM runs")}
+            assert statuses == {"scratch": "done", "warm": "diverged"}
+            assert store.integrity_ok()
+            (err,) = store.db.execute("SELECT error FROM runs WHERE role = 'warm'").fetchone()
+            assert err == "training loss is nan at stage 2, epoch 1"
+            warm = store.get_run(run_key(cfg, 0, "warm"))
+            assert [(e["stage"], e["epoch"]) for e in store.epochs(warm.id)] == [(0, 0), (1, 1), (1, 2), (2, 1)]
+        again = run_experiment(cfg)  # finished (diverged) runs are not retried
+        assert again.ran == 0 and again.skipped == 2
+    finally:
+        STRATEGIES.remove("nan_after_first_stage")
 
 
 def test_a_crash_marks_the_run_failed_and_the_next_start_redoes_it(tiny_config, monkeypatch):
