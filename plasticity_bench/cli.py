@@ -155,6 +155,15 @@ def cmd_report(ns: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_describe(ns: argparse.Namespace) -> int:
+    ns.scenario = ns.scenario_name
+    config = config_from_args(ns)
+    from plasticity_bench.describe import describe
+
+    print(describe(config))
+    return 0
+
+
 def cmd_list(ns: argparse.Namespace) -> int:
     from plasticity_bench.catalog import describe_registry
 
@@ -171,6 +180,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
     add_config_flags(r)
     r.set_defaults(func=cmd_run)
+    d = sub.add_parser("describe", help="print a scenario's stages (sizes, class histograms, drift schedule) without training",
+                       description="Print each stage's size and class histogram, its epochs, and for smooth_drift p(n) at a few points.")
+    d.add_argument("scenario_name", metavar="SCENARIO", help="a registered scenario (see `plasticity-bench list scenarios`)")
+    d.add_argument("--config", metavar="FILE.toml", help="TOML file of config fields (flags override it)")
+    add_config_flags(d)
+    d.set_defaults(func=cmd_describe)
     rep = sub.add_parser("report", help="re-print tables and write plots from stored results")
     rep.add_argument("dir", help="an output folder of `run`")
     rep.set_defaults(func=cmd_report)
