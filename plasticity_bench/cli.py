@@ -124,13 +124,33 @@ def cmd_run(ns: argparse.Namespace) -> int:
     from plasticity_bench.runner import run_experiment
 
     with ProgressEvents(enabled=ns.progress) as events:
-        result = run_experiment(config, events=events)
+        result = run_experiment(config, events=events, loggers_for=wandb_settings(ns))
     view = ExperimentView(config.config_hash(), config.to_dict(), [dict(r, window=config.gap_window) for r in result.per_seed])
     print(format_table(view, command=" ".join([PROG, *sys.argv[1:]]) if sys.argv[0].endswith(PROG) else None))
     if result.diverged:
         print(f"\n  diverged (kept in the store, left out of the table): {', '.join(result.diverged)}")
     print(f"\n  ran {result.ran} runs, skipped {result.skipped} finished; results in {Path(config.output_dir) / 'results.sqlite'}")
     return 0
+
+
+def add_wandb_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("Weights & Biases (WANDB_* environment variables apply; flags override them)")
+    g.add_argument("--wandb", action="store_true", help="log every run to W&B (one W&B run per training run)")
+    g.add_argument("--wandb-project", metavar="NAME", help="W&B project (default: WANDB_PROJECT, else plasticity-bench)")
+    g.add_argument("--wandb-entity", metavar="NAME", help="W&B entity (default: WANDB_ENTITY or your default)")
+    g.add_argument("--wandb-group", metavar="NAME", help="W&B group (default: <suite>/<config hash>)")
+    g.add_argument("--wandb-mode", choices=["online", "offline"], help="default: WANDB_MODE, else online")
+    g.add_argument("--wandb-init-timeout", type=float, default=30.0, metavar="SECONDS",
+                   help="give up reaching W&B after this long and log offline (default: 30)")
+
+
+def wandb_settings(ns: argparse.Namespace, suite: str | None = None) -> Any:
+    if not getattr(ns, "wandb", False):
+        return None
+    from plasticity_bench.wandb_logger import WandbSettings
+
+    return WandbSettings(project=ns.wandb_project, entity=ns.wandb_entity, group=ns.wandb_group,
+                         mode=ns.wandb_mode, suite=suite, init_timeout=ns.wandb_init_timeout)
 
 
 def cmd_report(ns: argparse.Namespace) -> int:
@@ -179,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--config", metavar="FILE.toml", help="TOML file of config fields (flags override it)")
     r.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
     add_config_flags(r)
+    add_wandb_flags(r)
     r.set_defaults(func=cmd_run)
     d = sub.add_parser("describe", help="print a scenario's stages (sizes, class histograms, drift schedule) without training",
                        description="Print each stage's size and class histogram, its epochs, and for smooth_drift p(n) at a few points.")

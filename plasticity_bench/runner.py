@@ -327,25 +327,44 @@ def _run_seed(
                 if loss is not None and not math.isfinite(loss):
                     raise Diverged(f"training loss is {loss} at stage {stage}, epoch {epoch}")
 
+            loggers = list(loggers_for(role, seed, config)) if loggers_for else []
+            status = "failed"
             try:
                 train_run(
-                    config, data, seed, role, device=device, sink=sink, scratch_curve=scratch_curve,
-                    loggers=loggers_for(role, seed, config) if loggers_for else (),
+                    config, data, seed, role, device=device, sink=sink, scratch_curve=scratch_curve, loggers=loggers,
                     on_start=lambda total, role=role: emit("run_start", role, seed, total),
                 )
+                status = "done"
             except Diverged as e:
+                status = "diverged"
                 store.finish_run(run_id, "diverged", str(e))
                 out.diverged.append(key)
-                emit("run_end", role, seed, "diverged")
-                continue
             except BaseException as e:
                 # A crash marks the run failed (a kill leaves it `running`); either way
                 # the next start re-does it. KeyboardInterrupt included.
                 store.finish_run(run_id, "failed", "".join(traceback.format_exception_only(e)).strip())
                 raise
-            store.finish_run(run_id, "done")
-            out.ran += 1
-            emit("run_end", role, seed, "done")
+            finally:
+                for lg in loggers:
+                    if hasattr(lg, "finish_run"):
+                        lg.finish_run(status, _run_summary(store, config, seed, role, run_id) if status == "done" else {})
+            if status == "done":
+                store.finish_run(run_id, "done")
+                out.ran += 1
+            emit("run_end", role, seed, status)
+    return out
+
+
+def _run_summary(store: Store, config: ExperimentConfig, seed: int, role: str, run_id: int) -> dict[str, float]:
+    """Last-K test accuracy of a finished run and, for a warm run, the gap."""
+    k = config.gap_window
+    acc = last_k_mean(store.test_curve(run_id), k)
+    out = {f"{role}/acc_last_k": acc, "window": k}
+    if role == "warm":
+        s = store.get_run(run_key(config, seed, "scratch"))
+        if s and s.status == "done":
+            scratch = last_k_mean(store.test_curve(s.id), k)
+            out.update({"scratch/acc_last_k": scratch, "gap": scratch - acc})
     return out
 
 
