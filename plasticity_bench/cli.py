@@ -13,6 +13,8 @@ Bad input exits with status 2 and one line naming the field. Heavy imports
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import shlex
 import sys
 import tomllib
 import typing
@@ -94,43 +96,100 @@ def add_config_flags(p: argparse.ArgumentParser) -> None:
             g.add_argument(flag, type=tp, metavar=tp.__name__.upper(), **kw)
 
 
-def config_from_args(ns: argparse.Namespace) -> cfgmod.ExperimentConfig:
-    values: dict[str, Any] = {}
-    if getattr(ns, "config", None):
-        values.update(cfgmod.load_toml(ns.config))
-        where = str(ns.config)
-    else:
-        where = "flags"
-    base = cfgmod.from_mapping(values, where=where)
+def flag_values(ns: argparse.Namespace) -> dict[str, Any]:
+    """The config fields the flags set (only those), in config form."""
     flags = {k: getattr(ns, k) for k in cfgmod.FIELDS if hasattr(ns, k)}
+    if "strategy_options" in flags:
+        merged: dict[str, dict[str, Any]] = {}
+        for name, key, value in flags["strategy_options"]:
+            merged.setdefault(name, {})[key] = value
+        flags["strategy_options"] = merged
     for k, v in flags.items():  # `--sizes none`: a list flag set back to none
         if isinstance(v, list) and None in v:
             if v != [None]:
                 raise ConfigError(k, "give values or the single word none")
             flags[k] = None
-    if "strategy_options" in flags:
+    return flags
+
+
+def config_from_args(ns: argparse.Namespace) -> cfgmod.ExperimentConfig:
+    """Flags over the TOML file (`--config`) over the defaults."""
+    values: dict[str, Any] = {}
+    where = "flags"
+    if getattr(ns, "config", None):
+        values.update(cfgmod.load_toml(ns.config))
+        where = str(ns.config)
+    base = cfgmod.from_mapping(values, where=where)
+    flags = flag_values(ns)
+    if "strategy_options" in flags:  # flags add to (not replace) the file's options
         merged = {k: dict(v) for k, v in base.strategy_options.items()}
-        for name, key, value in flags["strategy_options"]:
-            merged.setdefault(name, {})[key] = value
+        for name, opts in flags["strategy_options"].items():
+            merged.setdefault(name, {}).update(opts)
         flags["strategy_options"] = merged
     return cfgmod.from_mapping(flags, where="flags", base=base)
 
 
 # -- commands ------------------------------------------------------------------------------
 def cmd_run(ns: argparse.Namespace) -> int:
+    if ns.suite:
+        return cmd_run_suite(ns)
     config = config_from_args(ns)
     from plasticity_bench.progress import ProgressEvents
     from plasticity_bench.report import ExperimentView, format_table
     from plasticity_bench.runner import run_experiment
 
+    command = " ".join([PROG, *map(shlex.quote, ns.argv)])
     with ProgressEvents(enabled=ns.progress) as events:
-        result = run_experiment(config, events=events, loggers_for=wandb_settings(ns))
+        result = run_experiment(config, events=events, loggers_for=wandb_settings(ns), label=command)
     view = ExperimentView(config.config_hash(), config.to_dict(), [dict(r, window=config.gap_window) for r in result.per_seed])
-    print(format_table(view, command=" ".join([PROG, *sys.argv[1:]]) if sys.argv[0].endswith(PROG) else None))
+    print(format_table(view, command=command))
     if result.diverged:
         print(f"\n  diverged (kept in the store, left out of the table): {', '.join(result.diverged)}")
     print(f"\n  ran {result.ran} runs, skipped {result.skipped} finished; results in {Path(config.output_dir) / 'results.sqlite'}")
     return 0
+
+
+def cmd_run_suite(ns: argparse.Namespace) -> int:
+    if ns.config:
+        raise ConfigError("config", "a suite brings its own configuration; give flags to override its fields")
+    overrides = flag_values(ns)
+    from plasticity_bench.suites import load_suite, validate_suite
+
+    suite = load_suite(ns.suite, ns.profile, overrides)
+    validate_suite(suite)  # every entry, before anything is written
+    argv = ns.argv if "--profile" in ns.argv else [*ns.argv, "--profile", ns.profile]
+    suite = dataclasses.replace(suite, command=" ".join([PROG, *map(shlex.quote, argv)]))
+    from plasticity_bench.progress import ProgressEvents
+    from plasticity_bench.report import suite_table
+    from plasticity_bench.runner import run_experiments
+    from plasticity_bench.store import Store
+
+    configs = [e.config for e in suite.entries]
+    with Store(configs[0].output_dir) as store:
+        for c in configs:
+            store.add_experiment(c.config_hash(), _store_config_dict(c), c.scratch_hash(), suite.command)
+        store.put_suite(suite.name, suite.profile, path=str(suite.path), title=suite.title, paper=suite.paper,
+                        figure=suite.figure, command=suite.command,
+                        entries=[(e.index, e.config.config_hash(), e.axes) for e in suite.entries])
+    print(f"{suite.title} ({suite.profile} profile): {len(configs)} experiments; made by: {suite.command}", flush=True)
+    with ProgressEvents(enabled=ns.progress) as events:
+        results = run_experiments(configs, events=events, loggers_for=wandb_settings(ns, suite=suite.name),
+                                  labels=[suite.command] * len(configs), validated=True)
+    with Store(configs[0].output_dir) as store:
+        print(suite_table(store, suite.name, suite.profile))
+    diverged = [k for r in results for k in r.diverged]
+    if diverged:
+        print(f"\n  diverged (kept in the store, left out of the table): {', '.join(diverged)}")
+    ran, skipped = sum(r.ran for r in results), sum(r.skipped for r in results)
+    print(f"\n  ran {ran} runs; {skipped} run slots were already finished (shared scratch runs count once per "
+          f"experiment); results in {Path(configs[0].output_dir) / 'results.sqlite'}")
+    return 0
+
+
+def _store_config_dict(config: Any) -> dict:
+    from plasticity_bench.runner import _store_config
+
+    return _store_config(config)
 
 
 def add_wandb_flags(p: argparse.ArgumentParser) -> None:
@@ -154,7 +213,7 @@ def wandb_settings(ns: argparse.Namespace, suite: str | None = None) -> Any:
 
 
 def cmd_report(ns: argparse.Namespace) -> int:
-    from plasticity_bench.report import format_table, load_views, plot_curves
+    from plasticity_bench.report import format_table, load_views, write_report
     from plasticity_bench.store import Store
 
     folder = Path(ns.dir)
@@ -167,11 +226,12 @@ def cmd_report(ns: argparse.Namespace) -> int:
         if not views:
             raise ConfigError("dir", f"{folder} holds no experiments yet")
         for v in views:
-            print(format_table(v))
-            if v.per_seed:
-                png = plot_curves(store, v, folder / f"curves-{v.config_hash}.png")
-                print(f"  plot: {png}")
+            print(format_table(v, command=v.label))
             print()
+        _, pngs = write_report(store, folder)
+    for p in pngs:
+        print(f"plot: {p}")
+    print(f"report: {folder / 'report.md'}")
     return 0
 
 
@@ -194,8 +254,13 @@ def cmd_list(ns: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=PROG, description="Measure loss of plasticity as the warm-start generalisation gap.")
     sub = p.add_subparsers(dest="command", required=True)
-    r = sub.add_parser("run", help="run (or resume) an experiment and print its table",
-                       description="Run every seed of an experiment: a scratch and a warm run each; finished runs are skipped.")
+    r = sub.add_parser("run", help="run (or resume) an experiment or a suite and print its table",
+                       description="Run every seed of an experiment (a scratch and a warm run each), or every entry of "
+                                   "a suite; finished runs are skipped.")
+    r.add_argument("suite", nargs="?", metavar="SUITE",
+                   help="a suite file or name from benchmarks/suites (e.g. fig2); flags then override its fields")
+    r.add_argument("--profile", choices=["quick", "paper"], default="quick",
+                   help="suite profile: quick (embedded default, CPU, minutes) or paper (CIFAR-10, ResNet-18; GPUs)")
     r.add_argument("--config", metavar="FILE.toml", help="TOML file of config fields (flags override it)")
     r.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
     add_config_flags(r)
@@ -218,7 +283,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     ns = parser.parse_args(argv)
+    ns.argv = argv
     try:
         return ns.func(ns)
     except PlasticityBenchError as e:

@@ -46,6 +46,7 @@ class ExperimentView:
     config_hash: str
     config: dict[str, Any]
     per_seed: list[dict[str, Any]]  # seed, scratch_acc, warm_acc, gap, window
+    label: str | None = None  # the command that made it, when known
 
     def summary(self, key: str) -> Summary | None:
         return summarize([r[key] for r in self.per_seed]) if self.per_seed else None
@@ -81,7 +82,7 @@ def load_views(store: Any) -> list[ExperimentView]:
     views = []
     for e in store.experiments():
         rows = store.summaries(e["config_hash"])
-        views.append(ExperimentView(e["config_hash"], e["config"], rows))
+        views.append(ExperimentView(e["config_hash"], e["config"], rows, e.get("label")))
     return views
 
 
@@ -155,3 +156,180 @@ def plot_curves(store: Any, view: ExperimentView, path: str | Path, *, command: 
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+# -- suites: one figure and one table per suite ------------------------------------------------------
+def _fmt_axis(v: Any) -> str:
+    if isinstance(v, dict):
+        return ", ".join(f"{k.split('.')[-1]}={_fmt_axis(x)}" for k, x in v.items())
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v)
+
+
+def suite_rows(store: Any, suite: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per suite entry: its grid values and the summaries of its seeds."""
+    rows = []
+    for e in suite["entries"]:
+        per_seed = store.summaries(e["config_hash"])
+        view = ExperimentView(e["config_hash"], {}, per_seed)
+        rows.append({"entry": e["entry"], "axes": e["axes"], "config_hash": e["config_hash"], "n": len(per_seed),
+                     "scratch": view.summary("scratch_acc"), "warm": view.summary("warm_acc"), "gap": view.summary("gap")})
+    return rows
+
+
+def _cell(s: Summary | None, pct: bool = True) -> str:
+    if s is None:
+        return "n/a"
+    k = 100 if pct else 1
+    return f"{k * s.mean:.2f} ± {k * s.std:.2f}" if s.n > 1 else f"{k * s.mean:.2f}"
+
+
+def _ci(s: Summary | None) -> str:
+    return "n/a" if s is None or s.n < 2 else f"[{100 * s.ci_low:+.2f}, {100 * s.ci_high:+.2f}]"
+
+
+def suite_markdown_table(store: Any, suite: dict[str, Any]) -> str:
+    rows = suite_rows(store, suite)
+    axes = list(rows[0]["axes"]) if rows else []
+    head = [*(a.split(".")[-1] for a in axes), "scratch acc (%)", "warm acc (%)", "gap (points)", "gap 95% CI", "n"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        gap = "n/a" if r["gap"] is None else (f"{100 * r['gap'].mean:+.2f} ± {100 * r['gap'].std:.2f}" if r["gap"].n > 1 else f"{100 * r['gap'].mean:+.2f}")
+        cells = [*(_fmt_axis(r["axes"][a]) for a in axes), _cell(r["scratch"]), _cell(r["warm"]), gap, _ci(r["gap"]), str(r["n"])]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def suite_table(store: Any, name: str, profile: str) -> str:
+    suite = next(s for s in store.suites() if s["name"] == name and s["profile"] == profile)
+    return "\n".join([f"{suite['title']} ({profile} profile)", "", suite_markdown_table(store, suite), "",
+                      f"{SIGN_NOTE}. Accuracy: mean ± std over seeds of the last-K test accuracy.",
+                      f"made by: {suite['command']}"])
+
+
+def _xs(values: list[Any]) -> tuple[list[float], list[str] | None]:
+    """Numeric x positions, or categorical ones with tick labels."""
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return [float(v) for v in values], None
+    labels = [_fmt_axis(v) for v in values]
+    return list(range(len(values))), labels
+
+
+def plot_suite(store: Any, suite: dict[str, Any], path: str | Path) -> Path:
+    """The paper's kind of plot for this suite (see `Suite.figure`)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig_spec = suite["figure"]
+    rows = suite_rows(store, suite)
+    fig, ax = plt.subplots(figsize=(8, 4.8))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    if fig_spec.get("kind") == "sweep":
+        x_axis, series_axis, y = fig_spec["x"], fig_spec.get("series"), fig_spec.get("y", "warm_acc")
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for r in rows:
+            key = _fmt_axis(r["axes"][series_axis]) if series_axis else ""
+            groups.setdefault(key, []).append(r)
+        all_x = []
+        for r in rows:
+            if r["axes"][x_axis] not in all_x:
+                all_x.append(r["axes"][x_axis])
+        xs_all, ticks = _xs(all_x)
+        pos = {_fmt_axis(v): p for v, p in zip(all_x, xs_all)}
+        for ci, (key, rs) in enumerate(groups.items()):
+            c = colors[ci % len(colors)]
+            rs = [r for r in rs if r["warm"] is not None]
+            if not rs:
+                continue
+            xs = [pos[_fmt_axis(r["axes"][x_axis])] for r in rs]
+            label = f"{series_axis.split('.')[-1]}={key}" if series_axis else "warm start"
+            if y == "gap":
+                ax.errorbar(xs, [100 * r["gap"].mean for r in rs], yerr=[100 * _std(r["gap"]) for r in rs],
+                            marker="o", capsize=3, color=c, label=label)
+            else:
+                ax.errorbar(xs, [100 * r["warm"].mean for r in rs], yerr=[100 * _std(r["warm"]) for r in rs],
+                            marker="o", capsize=3, color=c, label=label)
+                sc = [100 * r["scratch"].mean for r in rs]
+                if max(sc) - min(sc) < 1e-9:  # one scratch baseline: a horizontal line, as in the paper
+                    ax.axhline(sc[0], color=c, ls="--", lw=1, label=f"scratch ({label})" if series_axis else "scratch")
+                else:  # the baseline moves with x (e.g. its learning rate)
+                    ax.plot(xs, sc, color=c, ls="--", lw=1, label=f"scratch ({label})" if series_axis else "scratch")
+        if y == "gap":
+            ax.axhline(0, color="k", lw=0.8)
+        if ticks:
+            ax.set_xticks(xs_all, ticks)
+        elif fig_spec.get("log_x"):
+            ax.set_xscale("log")
+        ax.set_xlabel(fig_spec.get("xlabel", x_axis.split(".")[-1]))
+        ax.set_ylabel("gap (points; positive = warm worse)" if y == "gap" else "test accuracy, last K epochs (%)")
+    else:  # learning curves of each entry (warm) against scratch
+        boundary = None
+        seen_scratch = set()
+        for ci, r in enumerate(rows):
+            c = colors[ci % len(colors)]
+            warm, scratch = _curves(store, r["config_hash"], "warm"), _curves(store, r["config_hash"], "scratch")
+            if not warm:
+                continue
+            acc = np.array([[e["test_acc"] for e in rows_] for rows_ in warm.values()]) * 100
+            first = next(iter(warm.values()))
+            offset = sum(1 for e in first if e["stage"] != first[-1]["stage"])
+            boundary = offset
+            x = np.arange(1, acc.shape[1] + 1)
+            label = _fmt_axis(r["axes"]) if r["axes"] else "warm start"
+            ax.plot(x, acc.mean(0), color=c, lw=1.3, label=label)
+            ax.fill_between(x, acc.mean(0) - _band(acc), acc.mean(0) + _band(acc), color=c, alpha=0.15, lw=0)
+            skey = tuple(sorted(scratch))
+            if scratch and (store_key := str(skey) + str(len(scratch))) not in seen_scratch:
+                seen_scratch.add(store_key)
+                sacc = np.array([[e["test_acc"] for e in rows_] for rows_ in scratch.values()]) * 100
+                sx = offset + np.arange(1, sacc.shape[1] + 1)
+                ax.plot(sx, sacc.mean(0), color="k", lw=1.1, ls="--", label="scratch" if len(seen_scratch) == 1 else None)
+        if boundary:
+            ax.axvline(boundary + 0.5, color="k", ls=":", lw=1)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("test accuracy (%)")
+    ax.set_title(f"{suite['title']} ({suite['profile']})", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.text(0.01, 0.01, f"made by: {suite['command']}", fontsize=7, color="0.4")
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    path = Path(path)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def _std(s: Summary) -> float:
+    return 0.0 if s.n < 2 else s.std
+
+
+def _band(acc: np.ndarray) -> np.ndarray:
+    return acc.std(0, ddof=1) if acc.shape[0] > 1 else np.zeros(acc.shape[1])
+
+
+def write_report(store: Any, folder: str | Path) -> tuple[str, list[Path]]:
+    """Every suite's figure and table, and a table and learning curves for every
+    experiment run on its own; `report.md` beside the PNGs. Returns (markdown, PNGs)."""
+    folder = Path(folder)
+    parts, pngs = ["# plasticity-bench report", "", SIGN_NOTE + ".", ""], []
+    suites = store.suites()
+    in_suites = {e["config_hash"] for s in suites for e in s["entries"]}
+    for s in suites:
+        png = plot_suite(store, s, folder / f"{s['name']}-{s['profile']}.png")
+        pngs.append(png)
+        parts += [f"## {s['title']} ({s['profile']} profile)", "", f"Made by: `{s['command']}`", ""]
+        if s["paper"]:
+            parts += [f"Paper: {s['paper']}", ""]
+        parts += [suite_markdown_table(store, s), "", f"![{s['name']}]({png.name})", ""]
+    for v in load_views(store):
+        if v.config_hash in in_suites or not v.per_seed:
+            continue
+        png = plot_curves(store, v, folder / f"curves-{v.config_hash}.png")
+        pngs.append(png)
+        parts += [f"## Experiment {v.config_hash}", "", "```", format_table(v), "```", "", f"![curves]({png.name})", ""]
+    text = "\n".join(parts)
+    (folder / "report.md").write_text(text)
+    return text, pngs

@@ -234,29 +234,87 @@ def run_experiment(
     config)` may add Avalanche loggers to a run (e.g. W&B); with workers it must
     be picklable (a module-level function).
     """
-    validate_names(config)
+    return run_experiments([config], events=events, loggers_for=loggers_for, labels=[label])[0]
+
+
+def validate_experiments(configs: Sequence[ExperimentConfig], where: Callable[[int], str] | None = None) -> None:
+    """Everything that can be checked before a run: names, options, and what needs the
+    data. `where(i)` prefixes the error of entry i (e.g. a suite file and entry)."""
+    from plasticity_bench.errors import ConfigError
+
+    for i, config in enumerate(configs):
+        try:
+            validate_names(config)
+            check_before_run(config, load_data(config))
+        except ConfigError as e:
+            if where is None:
+                raise
+            raise ConfigError(f"{where(i)}: {e.field}", e.message) from None
+
+
+def run_experiments(
+    configs: Sequence[ExperimentConfig],
+    *,
+    events: RunEvents | None = None,
+    loggers_for: Callable[[str, int, ExperimentConfig], Sequence[Any]] | None = None,
+    labels: Sequence[str | None] | None = None,
+    validated: bool = False,
+) -> list[ExperimentResult]:
+    """Run (or resume) several experiments sharing one output folder.
+
+    Work is cut into jobs, one per scratch run (scratch config and seed): a job runs
+    that scratch run once, then every warm run paired with it, so a scratch run
+    shared by several experiments is trained once. Jobs run in parallel worker
+    processes (`worker_count`).
+    """
+    if not configs:
+        return []
+    folders = {c.output_dir for c in configs}
+    if len(folders) != 1:
+        raise ValueError(f"experiments run together share one output folder, got {sorted(folders)}")
+    if not validated:
+        validate_experiments(configs)  # before the store: bad input writes nothing
     events = events or RunEvents()
-    check_before_run(config, load_data(config))  # before the store: bad input writes nothing
-    result = ExperimentResult(config)
-    with Store(config.output_dir) as store:
-        store.add_experiment(config.config_hash(), _store_config(config), config.scratch_hash(), label)
-        keys = [run_key(config, seed, role) for seed in config.seeds for role in ("scratch", "warm")]
-        finished = {k for k in keys if store.is_finished(k)}
-    pending = [s for s in config.seeds if not all(run_key(config, s, r) in finished for r in ("scratch", "warm"))]
-    epochs = planned_epochs(config)
-    todo = sum(epochs[r] for s in pending for r in ("scratch", "warm") if run_key(config, s, r) not in finished)
-    result.skipped = len(finished)
-    events.on_plan(len(keys), len(finished), todo)
-    workers = worker_count(config, len(pending))
+    results = [ExperimentResult(c) for c in configs]
+    labels = list(labels) if labels is not None else [None] * len(configs)
+    with Store(configs[0].output_dir) as store:
+        for c, label in zip(configs, labels):
+            store.add_experiment(c.config_hash(), _store_config(c), c.scratch_hash(), label)
+        epochs: dict[str, int] = {}
+        for c in configs:
+            per = planned_epochs(c)
+            for seed in c.seeds:
+                for role in ("scratch", "warm"):
+                    epochs[run_key(c, seed, role)] = per[role]
+        finished = {k for k in epochs if store.is_finished(k)}
+    for c, r in zip(configs, results):
+        r.skipped = sum(run_key(c, s, role) in finished for s in c.seeds for role in ("scratch", "warm"))
+    jobs: dict[str, list[tuple[int, int]]] = {}
+    for i, c in enumerate(configs):
+        for seed in c.seeds:
+            if not all(run_key(c, seed, r) in finished for r in ("scratch", "warm")):
+                jobs.setdefault(run_key(c, seed, "scratch"), []).append((i, seed))
+    events.on_plan(len(epochs), len(finished), sum(v for k, v in epochs.items() if k not in finished))
+    job_list = [[(configs[i], seed, i) for i, seed in units] for units in jobs.values()]
+    workers = worker_count(configs[0], len(job_list))
     if workers <= 1:
         emit = _events_emitter(events)
-        for seed in pending:
-            result.add(_run_seed(config, seed, emit=emit, loggers_for=loggers_for))
+        for job in job_list:
+            for i, outcome in _run_job(job, emit=emit, loggers_for=loggers_for):
+                results[i].add(outcome)
     else:
-        _run_parallel(config, pending, workers, events, loggers_for, result)
-    with Store(config.output_dir) as store:
-        result.per_seed = summarize_seeds(store, config)
-    return result
+        for i, outcome in _run_parallel(job_list, workers, events, loggers_for):
+            results[i].add(outcome)
+    with Store(configs[0].output_dir) as store:
+        for c, r in zip(configs, results):
+            r.per_seed = summarize_seeds(store, c)
+    return results
+
+
+def _run_job(job: Sequence[tuple[ExperimentConfig, int, int]], *, emit: Callable[..., None],
+             loggers_for: Any) -> list[tuple[int, "SeedOutcome"]]:
+    """The units (config, seed) of one job, in order; the first trains the shared scratch run."""
+    return [(i, _run_seed(c, seed, emit=emit, loggers_for=loggers_for)) for c, seed, i in job]
 
 
 def planned_epochs(config: ExperimentConfig) -> dict[str, int]:
@@ -368,7 +426,7 @@ def _run_summary(store: Store, config: ExperimentConfig, seed: int, role: str, r
     return out
 
 
-# -- parallel seeds -------------------------------------------------------------------------
+# -- parallel jobs -------------------------------------------------------------------------
 _QUEUE: Any = None
 
 
@@ -381,13 +439,12 @@ def _worker_emit(kind: str, *args: Any) -> None:
     _QUEUE.put((kind, args))
 
 
-def _worker_seed(config: ExperimentConfig, seed: int, loggers_for: Any) -> SeedOutcome:
-    return _run_seed(config, seed, emit=_worker_emit, loggers_for=loggers_for)
+def _worker_job(job: Sequence[tuple[ExperimentConfig, int, int]], loggers_for: Any) -> list[tuple[int, "SeedOutcome"]]:
+    return _run_job(job, emit=_worker_emit, loggers_for=loggers_for)
 
 
-def _run_parallel(config: ExperimentConfig, seeds: list[int], workers: int, events: RunEvents,
-                  loggers_for: Any, result: "ExperimentResult") -> None:
-    """Seeds in `workers` spawned processes (spawn: safe with OpenMP/CUDA state in the
+def _run_parallel(jobs: list, workers: int, events: RunEvents, loggers_for: Any) -> list[tuple[int, "SeedOutcome"]]:
+    """Jobs in `workers` spawned processes (spawn: safe with OpenMP/CUDA state in the
     parent); their progress events come back through a queue."""
     import multiprocessing as mp
     import queue as queue_mod
@@ -407,8 +464,9 @@ def _run_parallel(config: ExperimentConfig, seeds: list[int], workers: int, even
         except queue_mod.Empty:
             pass
 
+    out: list[tuple[int, SeedOutcome]] = []
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init, initargs=(q,)) as pool:
-        futures = [pool.submit(_worker_seed, config, seed, loggers_for) for seed in seeds]
+        futures = [pool.submit(_worker_job, job, loggers_for) for job in jobs]
         try:
             while True:
                 done, running = wait(futures, timeout=0, return_when=FIRST_EXCEPTION)
@@ -421,9 +479,9 @@ def _run_parallel(config: ExperimentConfig, seeds: list[int], workers: int, even
             raise
         drain(0.2)
         for f in futures:
-            if f.cancelled():
-                continue
-            result.add(f.result())  # re-raises a worker's exception here
+            if not f.cancelled():
+                out += f.result()  # re-raises a worker's exception here
+    return out
 
 
 def summarize_seeds(store: Store, config: ExperimentConfig) -> list[dict[str, Any]]:

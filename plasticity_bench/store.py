@@ -12,6 +12,8 @@ Tables
   0 is the test accuracy at initialisation.
 - `summaries`: one row per experiment and seed once both its runs are done: the
   last-K test accuracies and the gap (scratch - warm).
+- `suites`, `suite_entries`: which experiments a suite (and profile) ran, with
+  each entry's grid values, its figure spec and the command that made it.
 
 Consistency: every write is one transaction. A run is `done` only once all its
 epochs are in; a run left `running` by a killed process is found on the next
@@ -71,6 +73,25 @@ CREATE TABLE IF NOT EXISTS epochs (
     seconds REAL,
     extra_json TEXT,
     PRIMARY KEY (run_id, stage, epoch)
+);
+CREATE TABLE IF NOT EXISTS suites (
+    name TEXT NOT NULL,
+    profile TEXT NOT NULL,
+    path TEXT NOT NULL,
+    title TEXT NOT NULL,
+    paper TEXT NOT NULL,
+    figure_json TEXT NOT NULL,
+    command TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (name, profile)
+);
+CREATE TABLE IF NOT EXISTS suite_entries (
+    suite TEXT NOT NULL,
+    profile TEXT NOT NULL,
+    entry INTEGER NOT NULL,
+    config_hash TEXT NOT NULL REFERENCES experiments(config_hash),
+    axes_json TEXT NOT NULL,
+    PRIMARY KEY (suite, profile, entry)
 );
 CREATE TABLE IF NOT EXISTS summaries (
     config_hash TEXT NOT NULL REFERENCES experiments(config_hash),
@@ -254,6 +275,28 @@ class Store:
             "SELECT test_acc FROM epochs WHERE run_id = ? AND stage = ? AND epoch >= 1 ORDER BY epoch", (run_id, stage)
         ).fetchall()
         return [r[0] for r in rows]
+
+    # -- suites -------------------------------------------------------------------------------
+    def put_suite(self, name: str, profile: str, *, path: str, title: str, paper: str, figure: dict[str, Any],
+                  command: str, entries: list[tuple[int, str, dict[str, Any]]]) -> None:
+        """Record a suite's entries (entry number, config hash, grid values); replaces
+        an earlier record of the same suite and profile, in one transaction."""
+        with self.transaction():
+            self.db.execute("DELETE FROM suite_entries WHERE suite = ? AND profile = ?", (name, profile))
+            self.db.execute("INSERT OR REPLACE INTO suites VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                            (name, profile, path, title, paper, json.dumps(figure), command, _now()))
+            self.db.executemany("INSERT INTO suite_entries VALUES (?, ?, ?, ?, ?)",
+                                [(name, profile, i, h, json.dumps(axes)) for i, h, axes in entries])
+
+    def suites(self) -> list[dict[str, Any]]:
+        out = []
+        for r in self.db.execute("SELECT * FROM suites ORDER BY name, profile").fetchall():
+            entries = self.db.execute(
+                "SELECT entry, config_hash, axes_json FROM suite_entries WHERE suite = ? AND profile = ? ORDER BY entry",
+                (r["name"], r["profile"])).fetchall()
+            out.append(dict(r, figure=json.loads(r["figure_json"]),
+                            entries=[{"entry": e[0], "config_hash": e[1], "axes": json.loads(e[2])} for e in entries]))
+        return out
 
     # -- summaries -----------------------------------------------------------------------
     def put_summary(self, config_hash: str, seed: int, window: int, warm_run_id: int, scratch_run_id: int,
