@@ -235,6 +235,28 @@ def cmd_report(ns: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_leaderboard(ns: argparse.Namespace) -> int:
+    from plasticity_bench.leaderboard import log_to_wandb, to_markdown, write_leaderboard
+    from plasticity_bench.store import Store
+
+    folder = Path(ns.dir)
+    try:
+        store = Store(folder, create=False)
+    except FileNotFoundError as e:
+        raise ConfigError("dir", f"{e}; run experiments into it first") from None
+    with store:
+        rows, paths = write_leaderboard(store, folder)
+    if not rows:
+        raise ConfigError("dir", f"{folder} holds no finished experiments yet")
+    print(to_markdown(rows))
+    for kind, p in paths.items():
+        print(f"{kind}: {p}")
+    settings = wandb_settings(ns)
+    if settings is not None:
+        log_to_wandb(rows, settings, folder)
+    return 0
+
+
 def cmd_describe(ns: argparse.Namespace) -> int:
     ns.scenario = ns.scenario_name
     config = config_from_args(ns)
@@ -275,6 +297,10 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="re-print tables and write plots from stored results")
     rep.add_argument("dir", help="an output folder of `run`")
     rep.set_defaults(func=cmd_report)
+    lb = sub.add_parser("leaderboard", help="rank strategies per scenario by gap (markdown, CSV, HTML; W&B table)")
+    lb.add_argument("dir", help="an output folder of `run`")
+    add_wandb_flags(lb)
+    lb.set_defaults(func=cmd_leaderboard)
     ls = sub.add_parser("list", help="list registered models, datasets, optimizers, scenarios or strategies")
     ls.add_argument("kind", choices=["models", "datasets", "optimizers", "scenarios", "strategies"])
     ls.set_defaults(func=cmd_list)
