@@ -159,7 +159,7 @@ def log_to_wandb(rows: list[dict[str, Any]], settings: Any, folder: str | Path) 
 
     from plasticity_bench.wandb_logger import WandbLogger
 
-    logger = WandbLogger(project=settings.project, entity=settings.entity, group=settings.group or "leaderboard",
+    logger = WandbLogger(project=settings.project_name, entity=settings.entity, group=settings.group or "leaderboard",
                          job_type="leaderboard", name="leaderboard", config={"rows": len(rows)}, mode=settings.mode,
                          dir=str(folder), init_timeout=settings.init_timeout)
     table = wandb.Table(columns=CSV_FIELDS, data=[[r[k] for k in CSV_FIELDS] for r in rows])

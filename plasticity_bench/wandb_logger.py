@@ -52,13 +52,17 @@ class WandbSettings:
     init_timeout: float = 30.0
     tags: tuple[str, ...] = field(default_factory=tuple)
 
+    @property
+    def project_name(self) -> str:
+        return self.project or os.environ.get("WANDB_PROJECT") or "plasticity-bench"
+
     def __call__(self, role: str, seed: int, config: Any) -> list["WandbLogger"]:
         h = config.config_hash() if role == "warm" else config.scratch_hash()
         group = self.group or (f"{self.suite}/{config.config_hash()}" if self.suite else config.config_hash())
         run_config = dict(config.to_dict(), seed=seed, role=role, config_hash=config.config_hash(),
                           scratch_hash=config.scratch_hash(), suite=self.suite)
         return [WandbLogger(
-            project=self.project or os.environ.get("WANDB_PROJECT") or "plasticity-bench", entity=self.entity,
+            project=self.project_name, entity=self.entity,
             group=group, job_type=role, name=f"{role}-{h[:8]}-s{seed}", config=run_config, mode=self.mode,
             dir=config.output_dir, init_timeout=self.init_timeout,
             tags=(config.scenario, *config.strategy, *self.tags),
