@@ -26,7 +26,10 @@ def describe_registry(kind: str) -> str:
     lines = []
     for e in _registry(kind):
         lines.append(f"{e.name:<16} {e.description}")
-        if kind == "strategies":
+        if kind == "models":
+            fixed = " (fixed)" if e.extra.get("fixed") else ""
+            lines.append(f"{'':<18}width: int = {e.extra['width']}{fixed}, depth: int = {e.extra['depth']}{fixed}")
+        elif kind == "strategies":
             for o in e.extra["options"]:
                 lines.append(f"{'':<18}{o.describe()}")
         elif kind == "scenarios":

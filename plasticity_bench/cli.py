@@ -213,7 +213,7 @@ def wandb_settings(ns: argparse.Namespace, suite: str | None = None) -> Any:
 
 
 def cmd_report(ns: argparse.Namespace) -> int:
-    from plasticity_bench.report import format_table, load_views, write_report
+    from plasticity_bench.report import load_views, write_report
     from plasticity_bench.store import Store
 
     folder = Path(ns.dir)
@@ -222,13 +222,10 @@ def cmd_report(ns: argparse.Namespace) -> int:
     except FileNotFoundError as e:
         raise ConfigError("dir", f"{e}; run `plasticity-bench run --output-dir {folder}` first") from None
     with store:
-        views = load_views(store)
-        if not views:
+        if not load_views(store):
             raise ConfigError("dir", f"{folder} holds no experiments yet")
-        for v in views:
-            print(format_table(v, command=v.label))
-            print()
-        _, pngs = write_report(store, folder)
+        text, pngs = write_report(store, folder)
+    print(text)
     for p in pngs:
         print(f"plot: {p}")
     print(f"report: {folder / 'report.md'}")

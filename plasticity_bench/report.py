@@ -329,7 +329,8 @@ def write_report(store: Any, folder: str | Path) -> tuple[str, list[Path]]:
             continue
         png = plot_curves(store, v, folder / f"curves-{v.config_hash}.png")
         pngs.append(png)
-        parts += [f"## Experiment {v.config_hash}", "", "```", format_table(v), "```", "", f"![curves]({png.name})", ""]
+        parts += [f"## Experiment {v.config_hash}", "", "```", format_table(v, command=v.label), "```", "",
+                  f"![curves]({png.name})", ""]
     text = "\n".join(parts)
     (folder / "report.md").write_text(text)
     return text, pngs
