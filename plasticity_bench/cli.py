@@ -153,28 +153,32 @@ def cmd_run_suite(ns: argparse.Namespace) -> int:
     if ns.config:
         raise ConfigError("config", "a suite brings its own configuration; give flags to override its fields")
     overrides = flag_values(ns)
-    from plasticity_bench.suites import load_suite, validate_suite
+    from plasticity_bench.suites import load_suite
 
     suite = load_suite(ns.suite, ns.profile, overrides)
-    validate_suite(suite)  # every entry, before anything is written
     argv = ns.argv if "--profile" in ns.argv else [*ns.argv, "--profile", ns.profile]
     suite = dataclasses.replace(suite, command=" ".join([PROG, *map(shlex.quote, argv)]))
     from plasticity_bench.progress import ProgressEvents
     from plasticity_bench.report import suite_table
     from plasticity_bench.runner import run_experiments
     from plasticity_bench.store import Store
+    from plasticity_bench.suites import entry_label
 
     configs = [e.config for e in suite.entries]
-    with Store(configs[0].output_dir) as store:
-        for c in configs:
-            store.add_experiment(c.config_hash(), _store_config_dict(c), c.scratch_hash(), suite.command)
-        store.put_suite(suite.name, suite.profile, path=str(suite.path), title=suite.title, paper=suite.paper,
-                        figure=suite.figure, command=suite.command,
-                        entries=[(e.index, e.config.config_hash(), e.axes) for e in suite.entries])
-    print(f"{suite.title} ({suite.profile} profile): {len(configs)} experiments; made by: {suite.command}", flush=True)
+
+    def record_suite() -> None:  # once every entry is valid: which experiments this suite is
+        with Store(configs[0].output_dir) as store:
+            for c in configs:
+                store.add_experiment(c.config_hash(), _store_config_dict(c), c.scratch_hash(), suite.command)
+            store.put_suite(suite.name, suite.profile, path=str(suite.path), title=suite.title, paper=suite.paper,
+                            figure=suite.figure, command=suite.command,
+                            entries=[(e.index, e.config.config_hash(), e.axes, list(e.config.seeds)) for e in suite.entries])
+        print(f"{suite.title} ({suite.profile} profile): {len(configs)} experiments; made by: {suite.command}", flush=True)
+
     with ProgressEvents(enabled=ns.progress) as events:
         results = run_experiments(configs, events=events, loggers_for=wandb_settings(ns, suite=suite.name),
-                                  labels=[suite.command] * len(configs), validated=True)
+                                  labels=[suite.command] * len(configs), where=entry_label(suite),
+                                  on_validated=record_suite)
     with Store(configs[0].output_dir) as store:
         print(suite_table(store, suite.name, suite.profile))
     diverged = [k for r in results for k in r.diverged]
@@ -212,16 +216,21 @@ def wandb_settings(ns: argparse.Namespace, suite: str | None = None) -> Any:
                          mode=ns.wandb_mode, suite=suite, init_timeout=ns.wandb_init_timeout)
 
 
-def cmd_report(ns: argparse.Namespace) -> int:
-    from plasticity_bench.report import load_views, write_report
+def _open_results(folder: Path) -> Any:
+    """The results store of an output folder; a clear error if there is none."""
     from plasticity_bench.store import Store
 
-    folder = Path(ns.dir)
     try:
-        store = Store(folder, create=False)
+        return Store(folder, create=False)
     except FileNotFoundError as e:
         raise ConfigError("dir", f"{e}; run `plasticity-bench run --output-dir {folder}` first") from None
-    with store:
+
+
+def cmd_report(ns: argparse.Namespace) -> int:
+    from plasticity_bench.report import load_views, write_report
+
+    folder = Path(ns.dir)
+    with _open_results(folder) as store:
         if not load_views(store):
             raise ConfigError("dir", f"{folder} holds no experiments yet")
         text, pngs = write_report(store, folder)
@@ -234,14 +243,9 @@ def cmd_report(ns: argparse.Namespace) -> int:
 
 def cmd_leaderboard(ns: argparse.Namespace) -> int:
     from plasticity_bench.leaderboard import log_to_wandb, to_markdown, write_leaderboard
-    from plasticity_bench.store import Store
 
     folder = Path(ns.dir)
-    try:
-        store = Store(folder, create=False)
-    except FileNotFoundError as e:
-        raise ConfigError("dir", f"{e}; run experiments into it first") from None
-    with store:
+    with _open_results(folder) as store:
         rows, paths = write_leaderboard(store, folder)
     if not rows:
         raise ConfigError("dir", f"{folder} holds no finished experiments yet")

@@ -86,10 +86,10 @@ def load_views(store: Any) -> list[ExperimentView]:
     return views
 
 
-def _curves(store: Any, config_hash: str, role: str) -> dict[int, list[dict[str, Any]]]:
+def _curves(store: Any, config_hash: str, role: str, seeds: list[int] | None = None) -> dict[int, list[dict[str, Any]]]:
     """seed -> epoch rows of the done runs of this experiment and role."""
     out = {}
-    for r in store.summaries(config_hash):
+    for r in store.summaries(config_hash, seeds):
         run = store.run_by_id(r[f"{role}_run_id"])
         out[r["seed"]] = [e for e in store.epochs(run.id) if e["epoch"] >= 1]
     return out
@@ -171,9 +171,10 @@ def suite_rows(store: Any, suite: dict[str, Any]) -> list[dict[str, Any]]:
     """One row per suite entry: its grid values and the summaries of its seeds."""
     rows = []
     for e in suite["entries"]:
-        per_seed = store.summaries(e["config_hash"])
+        per_seed = store.summaries(e["config_hash"], e["seeds"])  # the suite's seeds, not others run since
         view = ExperimentView(e["config_hash"], {}, per_seed)
         rows.append({"entry": e["entry"], "axes": e["axes"], "config_hash": e["config_hash"], "n": len(per_seed),
+                     "seeds": e["seeds"],
                      "scratch": view.summary("scratch_acc"), "warm": view.summary("warm_acc"), "gap": view.summary("gap")})
     return rows
 
@@ -270,7 +271,7 @@ def plot_suite(store: Any, suite: dict[str, Any], path: str | Path) -> Path:
         seen_scratch = set()
         for ci, r in enumerate(rows):
             c = colors[ci % len(colors)]
-            warm, scratch = _curves(store, r["config_hash"], "warm"), _curves(store, r["config_hash"], "scratch")
+            warm, scratch = (_curves(store, r["config_hash"], role, r["seeds"]) for role in ("warm", "scratch"))
             if not warm:
                 continue
             acc = np.array([[e["test_acc"] for e in rows_] for rows_ in warm.values()]) * 100

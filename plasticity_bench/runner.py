@@ -17,6 +17,7 @@ Finished runs are skipped on a re-run; a run left unfinished is re-done.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import platform
@@ -258,22 +259,33 @@ def run_experiments(
     events: RunEvents | None = None,
     loggers_for: Callable[[str, int, ExperimentConfig], Sequence[Any]] | None = None,
     labels: Sequence[str | None] | None = None,
-    validated: bool = False,
+    where: Callable[[int], str] | None = None,
+    on_validated: Callable[[], None] | None = None,
 ) -> list[ExperimentResult]:
     """Run (or resume) several experiments sharing one output folder.
 
-    Work is cut into jobs, one per scratch run (scratch config and seed): a job runs
-    that scratch run once, then every warm run paired with it, so a scratch run
-    shared by several experiments is trained once. Jobs run in parallel worker
-    processes (`worker_count`).
+    Everything is validated first (`where(i)` names entry i in errors); nothing is
+    written before that, then `on_validated()` runs (e.g. to record a suite). Work
+    is cut into jobs, one per scratch run (scratch config and seed): a job runs that
+    scratch run once, then every warm run paired with it, so a scratch run shared by
+    several experiments is trained once. Jobs run in parallel worker processes
+    (`worker_count`), started before validation so that their imports overlap it.
     """
     if not configs:
         return []
     folders = {c.output_dir for c in configs}
     if len(folders) != 1:
         raise ValueError(f"experiments run together share one output folder, got {sorted(folders)}")
-    if not validated:
-        validate_experiments(configs)  # before the store: bad input writes nothing
+    workers = worker_count(configs[0], sum(len(c.seeds) for c in configs))  # an upper bound on the jobs
+    with _WorkerPool(workers) if workers > 1 else contextlib.nullcontext() as pool:
+        validate_experiments(configs, where)  # before the store: bad input writes nothing
+        if on_validated is not None:
+            on_validated()
+        return _run_validated(configs, pool, events, loggers_for, labels)
+
+
+def _run_validated(configs: Sequence[ExperimentConfig], pool: "_WorkerPool | None", events: RunEvents | None,
+                   loggers_for: Any, labels: Sequence[str | None] | None) -> list[ExperimentResult]:
     events = events or RunEvents()
     results = [ExperimentResult(c) for c in configs]
     labels = list(labels) if labels is not None else [None] * len(configs)
@@ -296,14 +308,13 @@ def run_experiments(
                 jobs.setdefault(run_key(c, seed, "scratch"), []).append((i, seed))
     events.on_plan(len(epochs), len(finished), sum(v for k, v in epochs.items() if k not in finished))
     job_list = [[(configs[i], seed, i) for i, seed in units] for units in jobs.values()]
-    workers = worker_count(configs[0], len(job_list))
-    if workers <= 1:
+    if pool is None or len(job_list) <= 1:
         emit = _events_emitter(events)
         for job in job_list:
             for i, outcome in _run_job(job, emit=emit, loggers_for=loggers_for):
                 results[i].add(outcome)
     else:
-        for i, outcome in _run_parallel(job_list, workers, events, loggers_for):
+        for i, outcome in pool.run(job_list, events, loggers_for):
             results[i].add(outcome)
     with Store(configs[0].output_dir) as store:
         for c, r in zip(configs, results):
@@ -443,30 +454,62 @@ def _worker_job(job: Sequence[tuple[ExperimentConfig, int, int]], loggers_for: A
     return _run_job(job, emit=_worker_emit, loggers_for=loggers_for)
 
 
-def _run_parallel(jobs: list, workers: int, events: RunEvents, loggers_for: Any) -> list[tuple[int, "SeedOutcome"]]:
-    """Jobs in `workers` spawned processes (spawn: safe with OpenMP/CUDA state in the
-    parent); their progress events come back through a queue."""
-    import multiprocessing as mp
-    import queue as queue_mod
-    from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+def _warm_up() -> None:
+    """Import what a run needs (torch, Avalanche) while the parent validates."""
+    import plasticity_bench.scenarios  # noqa: F401
+    import plasticity_bench.strategies  # noqa: F401
+    import plasticity_bench.training  # noqa: F401
 
-    ctx = mp.get_context("spawn")
-    q = ctx.Queue()
-    emit = _events_emitter(events)
 
-    def drain(timeout: float) -> None:
-        try:
-            kind, args = q.get(timeout=timeout)
-            emit(kind, *args)
-            while True:
-                kind, args = q.get_nowait()
+class _WorkerPool:
+    """`workers` spawned processes (spawn: safe with OpenMP/CUDA state in the parent);
+    their progress events come back through a queue."""
+
+    def __init__(self, workers: int) -> None:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        ctx = mp.get_context("spawn")
+        self.queue = ctx.Queue()
+        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
+                                        initargs=(self.queue,))
+        for _ in range(workers):
+            self.pool.submit(_warm_up)
+
+    def __enter__(self) -> "_WorkerPool":
+        return self
+
+    def __exit__(self, exc_type: Any, *exc: object) -> None:
+        if exc_type is None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            return
+        # Bad input (or an interrupt) before or during the runs: do not wait for the
+        # workers' imports or runs; a killed run is left `running` and re-done later.
+        processes = list(getattr(self.pool, "_processes", {}).values())  # CPython's executor keeps them here
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        for p in processes:
+            p.terminate()
+        for p in processes:
+            p.join(timeout=10)
+
+    def run(self, jobs: list, events: RunEvents, loggers_for: Any) -> list[tuple[int, "SeedOutcome"]]:
+        import queue as queue_mod
+        from concurrent.futures import FIRST_EXCEPTION, wait
+
+        emit = _events_emitter(events)
+
+        def drain(timeout: float) -> None:
+            try:
+                kind, args = self.queue.get(timeout=timeout)
                 emit(kind, *args)
-        except queue_mod.Empty:
-            pass
+                while True:
+                    kind, args = self.queue.get_nowait()
+                    emit(kind, *args)
+            except queue_mod.Empty:
+                pass
 
-    out: list[tuple[int, SeedOutcome]] = []
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init, initargs=(q,)) as pool:
-        futures = [pool.submit(_worker_job, job, loggers_for) for job in jobs]
+        out: list[tuple[int, SeedOutcome]] = []
+        futures = [self.pool.submit(_worker_job, job, loggers_for) for job in jobs]
         try:
             while True:
                 done, running = wait(futures, timeout=0, return_when=FIRST_EXCEPTION)
@@ -481,7 +524,7 @@ def _run_parallel(jobs: list, workers: int, events: RunEvents, loggers_for: Any)
         for f in futures:
             if not f.cancelled():
                 out += f.result()  # re-raises a worker's exception here
-    return out
+        return out
 
 
 def summarize_seeds(store: Store, config: ExperimentConfig) -> list[dict[str, Any]]:

@@ -91,6 +91,7 @@ CREATE TABLE IF NOT EXISTS suite_entries (
     entry INTEGER NOT NULL,
     config_hash TEXT NOT NULL REFERENCES experiments(config_hash),
     axes_json TEXT NOT NULL,
+    seeds_json TEXT NOT NULL,
     PRIMARY KEY (suite, profile, entry)
 );
 CREATE TABLE IF NOT EXISTS summaries (
@@ -278,24 +279,26 @@ class Store:
 
     # -- suites -------------------------------------------------------------------------------
     def put_suite(self, name: str, profile: str, *, path: str, title: str, paper: str, figure: dict[str, Any],
-                  command: str, entries: list[tuple[int, str, dict[str, Any]]]) -> None:
-        """Record a suite's entries (entry number, config hash, grid values); replaces
+                  command: str, entries: list[tuple[int, str, dict[str, Any], list[int]]]) -> None:
+        """Record a suite's entries (entry number, config hash, grid values, seeds); replaces
         an earlier record of the same suite and profile, in one transaction."""
         with self.transaction():
             self.db.execute("DELETE FROM suite_entries WHERE suite = ? AND profile = ?", (name, profile))
             self.db.execute("INSERT OR REPLACE INTO suites VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                             (name, profile, path, title, paper, json.dumps(figure), command, _now()))
-            self.db.executemany("INSERT INTO suite_entries VALUES (?, ?, ?, ?, ?)",
-                                [(name, profile, i, h, json.dumps(axes)) for i, h, axes in entries])
+            self.db.executemany("INSERT INTO suite_entries VALUES (?, ?, ?, ?, ?, ?)",
+                                [(name, profile, i, h, json.dumps(axes), json.dumps(list(seeds)))
+                                 for i, h, axes, seeds in entries])
 
     def suites(self) -> list[dict[str, Any]]:
         out = []
         for r in self.db.execute("SELECT * FROM suites ORDER BY name, profile").fetchall():
             entries = self.db.execute(
-                "SELECT entry, config_hash, axes_json FROM suite_entries WHERE suite = ? AND profile = ? ORDER BY entry",
-                (r["name"], r["profile"])).fetchall()
+                "SELECT entry, config_hash, axes_json, seeds_json FROM suite_entries WHERE suite = ? AND profile = ?"
+                " ORDER BY entry", (r["name"], r["profile"])).fetchall()
             out.append(dict(r, figure=json.loads(r["figure_json"]),
-                            entries=[{"entry": e[0], "config_hash": e[1], "axes": json.loads(e[2])} for e in entries]))
+                            entries=[{"entry": e[0], "config_hash": e[1], "axes": json.loads(e[2]),
+                                      "seeds": json.loads(e[3])} for e in entries]))
         return out
 
     # -- summaries -----------------------------------------------------------------------
@@ -307,9 +310,10 @@ class Store:
                 (config_hash, seed, window, warm_run_id, scratch_run_id, warm_acc, scratch_acc, gap),
             )
 
-    def summaries(self, config_hash: str) -> list[dict[str, Any]]:
+    def summaries(self, config_hash: str, seeds: list[int] | None = None) -> list[dict[str, Any]]:
+        """Per-seed summaries of an experiment (only `seeds`, when given)."""
         rows = self.db.execute("SELECT * FROM summaries WHERE config_hash = ? ORDER BY seed", (config_hash,)).fetchall()
-        return [dict(r) for r in rows]
+        return [dict(r) for r in rows if seeds is None or r["seed"] in seeds]
 
     def integrity_ok(self) -> bool:
         return self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

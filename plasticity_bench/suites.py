@@ -191,9 +191,14 @@ def load_suite(path: str | Path, profile: str = "quick", overrides: Mapping[str,
     return Suite(path.stem, path, profile, doc.get("title", path.stem), doc.get("paper", ""), figure, entries)
 
 
+def entry_label(suite: Suite):
+    """`where(i)` for `run_experiments`: names entry i of the suite in an error."""
+    labels = [f"{_display_path(suite.path)}, entry {e.index} ({e.label()})" for e in suite.entries]
+    return lambda i: labels[i]
+
+
 def validate_suite(suite: Suite) -> None:
     """Names, options and data of every entry, before anything runs."""
     from plasticity_bench.runner import validate_experiments
 
-    label = {e.index - 1: f"{_display_path(suite.path)}, entry {e.index} ({e.label()})" for e in suite.entries}
-    validate_experiments([e.config for e in suite.entries], where=lambda i: label[i])
+    validate_experiments([e.config for e in suite.entries], where=entry_label(suite))

@@ -26,7 +26,7 @@ def test_readme_commands_parse():
     assert "plasticity-bench run" in cmds and any(c.startswith("plasticity-bench report") for c in cmds)
     parser = build_parser()
     for c in cmds:
-        parser.parse_args(shlex.split(c)[1:])  # raises SystemExit(2) on a bad flag
+        parser.parse_args(shlex.split(c, comments=True)[1:])  # raises SystemExit(2) on a bad flag
 
 
 @pytest.mark.skipif(not README.exists(), reason="needs the source tree")
