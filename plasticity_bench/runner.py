@@ -3,11 +3,13 @@
 For seed s:
 1. The model is built after `torch.manual_seed(s)`: warm and scratch runs start
    from exactly the same weights and BatchNorm buffers.
-2. The scratch run trains on the final stage (the full training set) alone for
-   `tune_epochs`, with plain naive fine-tuning at `lr`, its mini-batch order
-   drawn from the same seed as the warm run's final stage. It depends only on
-   data, model, optimiser and the tuning budget (`ExperimentConfig.scratch_dict`),
-   so one scratch run serves every scenario and strategy sharing those.
+2. The scratch run trains on the full training set alone (the scenario's
+   `scratch` stream: one permutation per epoch) for `tune_epochs`, with plain
+   naive fine-tuning at `scratch_lr` (default `lr`), its mini-batch order drawn
+   from the same seed as the warm run's final stage. It depends only on data,
+   model, optimiser, its learning rate and the tuning budget
+   (`ExperimentConfig.scratch_dict`), so one scratch run serves every scenario
+   and strategy sharing those.
 3. The warm run trains on every stage with the configured strategies; its
    evaluator carries the `GeneralisationGapMetric` against the scratch curve.
 4. Test accuracy is measured after every epoch of both runs.
