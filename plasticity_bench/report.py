@@ -246,7 +246,8 @@ def plot_suite(store: Any, suite: dict[str, Any], path: str | Path) -> Path:
             if not rs:
                 continue
             xs = [pos[_fmt_axis(r["axes"][x_axis])] for r in rs]
-            label = f"{series_axis.split('.')[-1]}={key}" if series_axis else "warm start"
+            named = series_axis and not isinstance(rs[0]["axes"][series_axis], dict)  # zipped axes name themselves
+            label = (f"{series_axis.split('.')[-1]}={key}" if named else key) if series_axis else "warm start"
             if y == "gap":
                 ax.errorbar(xs, [100 * r["gap"].mean for r in rs], yerr=[100 * _std(r["gap"]) for r in rs],
                             marker="o", capsize=3, color=c, label=label)
