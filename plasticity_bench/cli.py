@@ -160,7 +160,7 @@ def cmd_run_suite(ns: argparse.Namespace) -> int:
     suite = dataclasses.replace(suite, command=" ".join([PROG, *map(shlex.quote, argv)]))
     from plasticity_bench.progress import ProgressEvents
     from plasticity_bench.report import suite_table
-    from plasticity_bench.runner import run_experiments
+    from plasticity_bench.runner import run_experiments, stored_config
     from plasticity_bench.store import Store
     from plasticity_bench.suites import entry_label
 
@@ -169,7 +169,7 @@ def cmd_run_suite(ns: argparse.Namespace) -> int:
     def record_suite() -> None:  # once every entry is valid: which experiments this suite is
         with Store(configs[0].output_dir) as store:
             for c in configs:
-                store.add_experiment(c.config_hash(), _store_config_dict(c), c.scratch_hash(), suite.command)
+                store.add_experiment(c.config_hash(), stored_config(c), c.scratch_hash(), suite.command)
             store.put_suite(suite.name, suite.profile, path=str(suite.path), title=suite.title, paper=suite.paper,
                             figure=suite.figure, command=suite.command,
                             entries=[(e.index, e.config.config_hash(), e.axes, list(e.config.seeds)) for e in suite.entries])
@@ -188,12 +188,6 @@ def cmd_run_suite(ns: argparse.Namespace) -> int:
     print(f"\n  ran {ran} runs; {skipped} run slots were already finished (shared scratch runs count once per "
           f"experiment); results in {Path(configs[0].output_dir) / 'results.sqlite'}")
     return 0
-
-
-def _store_config_dict(config: Any) -> dict:
-    from plasticity_bench.runner import _store_config
-
-    return _store_config(config)
 
 
 def add_wandb_flags(p: argparse.ArgumentParser) -> None:

@@ -92,9 +92,13 @@ class ExperimentConfig:
     def replace(self, **changes: Any) -> "ExperimentConfig":
         return dataclasses.replace(self, **changes)
 
+    def result_dict(self) -> dict[str, Any]:
+        """The fields that change the numbers (not seeds, paths or execution settings)."""
+        return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self) if f.metadata["result"]}
+
     def config_hash(self) -> str:
-        """Identity of the experiment: the fields that change its numbers (not seeds)."""
-        return _hash({f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self) if f.metadata["result"]})
+        """Identity of the experiment: `result_dict` hashed."""
+        return _hash(self.result_dict())
 
     @property
     def scratch_learning_rate(self) -> float:

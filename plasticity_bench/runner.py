@@ -214,11 +214,10 @@ class ExperimentResult:
         return summarize([r["warm_acc"] for r in self.per_seed]) if self.per_seed else None
 
 
-def _store_config(config: ExperimentConfig) -> dict[str, Any]:
-    d = config.to_dict()
-    for k in ("output_dir", "seeds", "device", "num_threads"):
-        d.pop(k)
-    return d
+def stored_config(config: ExperimentConfig) -> dict[str, Any]:
+    """An experiment's config as stored: the fields that change its numbers (what
+    `config_hash` covers); seeds are per run, execution settings are not stored."""
+    return config.result_dict()
 
 
 def run_experiment(
@@ -293,7 +292,7 @@ def _run_validated(configs: Sequence[ExperimentConfig], pool: "_WorkerPool | Non
     labels = list(labels) if labels is not None else [None] * len(configs)
     with Store(configs[0].output_dir) as store:
         for c, label in zip(configs, labels):
-            store.add_experiment(c.config_hash(), _store_config(c), c.scratch_hash(), label)
+            store.add_experiment(c.config_hash(), stored_config(c), c.scratch_hash(), label)
         epochs: dict[str, int] = {}
         for c in configs:
             per = planned_epochs(c)
@@ -387,7 +386,7 @@ def _run_seed(
             run_id = store.begin_run(
                 key, role=role, seed=seed,
                 config_hash=config.scratch_hash() if role == "scratch" else config.config_hash(),
-                config=config.scratch_dict() if role == "scratch" else _store_config(config),
+                config=config.scratch_dict() if role == "scratch" else stored_config(config),
                 versions=versions, device=str(device),
             )
 

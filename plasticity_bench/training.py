@@ -32,6 +32,7 @@ from avalanche.training.plugins import EvaluationPlugin
 from avalanche.training.templates import SupervisedTemplate
 from torch import nn
 
+from plasticity_bench.metrics.accuracy import _Running
 from plasticity_bench.stages import StageExperience
 
 _CALLBACK_PREFIXES = ("before_", "after_")
@@ -150,18 +151,16 @@ class StopAtTrainAccuracy(SupervisedPlugin):
     def __init__(self, target: float) -> None:
         super().__init__()
         self.target = target
-        self._correct: torch.Tensor | int = 0
-        self._n = 0
+        self._run = _Running()  # correct predictions of the epoch, summed on the device
 
     def before_training_epoch(self, strategy, **kwargs: Any) -> None:
-        self._correct, self._n = 0, 0
+        self._run.reset()
 
     def after_training_iteration(self, strategy, **kwargs: Any) -> None:
-        self._correct = self._correct + (strategy.mb_output.detach().argmax(1) == strategy.mb_y).sum()
-        self._n += strategy.mb_y.shape[0]
+        self._run.update(strategy.mb_output, strategy.mb_y, strategy.loss)
 
     def after_training_epoch(self, strategy, **kwargs: Any) -> None:
-        if getattr(strategy.experience, "is_final", True) or not self._n:
+        if getattr(strategy.experience, "is_final", True) or not self._run.n:
             return
-        if float(self._correct) / self._n >= self.target:
+        if self._run.read()[0] >= self.target:
             strategy.stop_training()
