@@ -160,25 +160,22 @@ def cmd_run_suite(ns: argparse.Namespace) -> int:
     suite = dataclasses.replace(suite, command=" ".join([PROG, *map(shlex.quote, argv)]))
     from plasticity_bench.progress import ProgressEvents
     from plasticity_bench.report import suite_table
-    from plasticity_bench.runner import run_experiments, stored_config
+    from plasticity_bench.runner import run_experiments
     from plasticity_bench.store import Store
     from plasticity_bench.suites import entry_label
 
     configs = [e.config for e in suite.entries]
 
-    def record_suite() -> None:  # once every entry is valid: which experiments this suite is
-        with Store(configs[0].output_dir) as store:
-            for c in configs:
-                store.add_experiment(c.config_hash(), stored_config(c), c.scratch_hash(), suite.command)
-            store.put_suite(suite.name, suite.profile, path=str(suite.path), title=suite.title, paper=suite.paper,
-                            figure=suite.figure, command=suite.command,
-                            entries=[(e.index, e.config.config_hash(), e.axes, list(e.config.seeds)) for e in suite.entries])
+    def record_suite(store: Store) -> None:  # once every entry is valid and registered
+        store.put_suite(suite.name, suite.profile, path=str(suite.path), title=suite.title, paper=suite.paper,
+                        figure=suite.figure, command=suite.command,
+                        entries=[(e.index, e.config.config_hash(), e.axes, list(e.config.seeds)) for e in suite.entries])
         print(f"{suite.title} ({suite.profile} profile): {len(configs)} experiments; made by: {suite.command}", flush=True)
 
     with ProgressEvents(enabled=ns.progress) as events:
         results = run_experiments(configs, events=events, loggers_for=wandb_settings(ns, suite=suite.name),
                                   labels=[suite.command] * len(configs), where=entry_label(suite),
-                                  on_validated=record_suite)
+                                  on_registered=record_suite)
     with Store(configs[0].output_dir) as store:
         print(suite_table(store, suite.name, suite.profile))
     diverged = [k for r in results for k in r.diverged]

@@ -253,12 +253,6 @@ def validate_names(cfg: ExperimentConfig) -> None:
     for s in cfg.strategy:
         STRATEGIES.entry(s, field_name="strategy")
     make_plugins(cfg.strategy, cfg.strategy_options)  # checks every option's name and type
-    model = MODELS.entry(cfg.model, field_name="model")
-    if model.extra.get("fixed"):
-        for name in ("width", "depth"):
-            v, fixed = getattr(cfg, name), model.extra[name]
-            if v is not None and v != fixed:
-                raise ConfigError(name, f"{cfg.model} fixes {name}={fixed}; leave it unset or use model='resnet'")
     if cfg.device.startswith("cuda"):
         import torch
 

@@ -82,7 +82,12 @@ def _mnist1d(num_samples: int, data_seed: int) -> TensorData:
 
 
 def _load_torchvision_cifar(cls: type, name: str, folder: str, num_classes: int, data_root: str, download: bool) -> TensorData:
-    root = Path(data_root).expanduser()
+    return _cifar_cached(cls, name, folder, num_classes, str(Path(data_root).expanduser().resolve()), download)
+
+
+@functools.lru_cache(maxsize=2)  # a suite validates and runs many entries on the same files: read them once
+def _cifar_cached(cls: type, name: str, folder: str, num_classes: int, data_root: str, download: bool) -> TensorData:
+    root = Path(data_root)
 
     def split(train: bool):
         try:

@@ -118,9 +118,9 @@ def plot_curves(store: Any, view: ExperimentView, path: str | Path, *, command: 
     for label, curves, color, x0 in (("warm start", warm, "tab:red", 0), ("scratch", scratch, "tab:blue", offset)):
         if not curves:
             continue
-        acc = np.array([[r["test_acc"] for r in rows] for rows in curves.values()]) * 100  # [seeds, epochs]
+        acc = _acc_matrix(curves)
         x = x0 + np.arange(1, acc.shape[1] + 1)
-        mean, std = acc.mean(0), acc.std(0, ddof=1) if acc.shape[0] > 1 else np.zeros(acc.shape[1])
+        mean, std = acc.mean(0), _band(acc)
         for a, sel in ((ax, slice(None)), (zoom, x > offset)):
             a.plot(x[sel], mean[sel], color=color, lw=1.4, label=f"{label} (n={acc.shape[0]})")
             a.fill_between(x[sel], (mean - std)[sel], (mean + std)[sel], color=color, alpha=0.2, lw=0)
@@ -270,12 +270,13 @@ def plot_suite(store: Any, suite: dict[str, Any], path: str | Path) -> Path:
     else:  # learning curves of each entry (warm) against scratch
         boundary = None
         seen_scratch = set()
+        scratch_of = {e["config_hash"]: e["scratch_hash"] for e in store.experiments()}
         for ci, r in enumerate(rows):
             c = colors[ci % len(colors)]
             warm, scratch = (_curves(store, r["config_hash"], role, r["seeds"]) for role in ("warm", "scratch"))
             if not warm:
                 continue
-            acc = np.array([[e["test_acc"] for e in rows_] for rows_ in warm.values()]) * 100
+            acc = _acc_matrix(warm)
             first = next(iter(warm.values()))
             offset = sum(1 for e in first if e["stage"] != first[-1]["stage"])
             boundary = offset
@@ -283,10 +284,9 @@ def plot_suite(store: Any, suite: dict[str, Any], path: str | Path) -> Path:
             label = _fmt_axis(r["axes"]) if r["axes"] else "warm start"
             ax.plot(x, acc.mean(0), color=c, lw=1.3, label=label)
             ax.fill_between(x, acc.mean(0) - _band(acc), acc.mean(0) + _band(acc), color=c, alpha=0.15, lw=0)
-            skey = tuple(sorted(scratch))
-            if scratch and (store_key := str(skey) + str(len(scratch))) not in seen_scratch:
-                seen_scratch.add(store_key)
-                sacc = np.array([[e["test_acc"] for e in rows_] for rows_ in scratch.values()]) * 100
+            if scratch and scratch_of[r["config_hash"]] not in seen_scratch:  # entries may share one baseline
+                seen_scratch.add(scratch_of[r["config_hash"]])
+                sacc = _acc_matrix(scratch)
                 sx = offset + np.arange(1, sacc.shape[1] + 1)
                 ax.plot(sx, sacc.mean(0), color="k", lw=1.1, ls="--", label="scratch" if len(seen_scratch) == 1 else None)
         if boundary:
@@ -308,7 +308,13 @@ def _std(s: Summary) -> float:
     return 0.0 if s.n < 2 else s.std
 
 
+def _acc_matrix(curves: dict[int, list[dict[str, Any]]]) -> np.ndarray:
+    """Test accuracy in percent, [seeds, epochs], from `_curves`."""
+    return np.array([[e["test_acc"] for e in rows] for rows in curves.values()]) * 100
+
+
 def _band(acc: np.ndarray) -> np.ndarray:
+    """Std over seeds per epoch (zero for one seed)."""
     return acc.std(0, ddof=1) if acc.shape[0] > 1 else np.zeros(acc.shape[1])
 
 

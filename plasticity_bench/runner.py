@@ -261,12 +261,13 @@ def run_experiments(
     loggers_for: Callable[[str, int, ExperimentConfig], Sequence[Any]] | None = None,
     labels: Sequence[str | None] | None = None,
     where: Callable[[int], str] | None = None,
-    on_validated: Callable[[], None] | None = None,
+    on_registered: Callable[[Store], None] | None = None,
 ) -> list[ExperimentResult]:
     """Run (or resume) several experiments sharing one output folder.
 
     Everything is validated first (`where(i)` names entry i in errors); nothing is
-    written before that, then `on_validated()` runs (e.g. to record a suite). Work
+    written before that. Once the experiments are registered in the store,
+    `on_registered(store)` runs (e.g. to record a suite's membership). Work
     is cut into jobs, one per scratch run (scratch config and seed): a job runs that
     scratch run once, then every warm run paired with it, so a scratch run shared by
     several experiments is trained once. Jobs run in parallel worker processes
@@ -280,19 +281,20 @@ def run_experiments(
     workers = worker_count(configs[0], sum(len(c.seeds) for c in configs))  # an upper bound on the jobs
     with _WorkerPool(workers) if workers > 1 else contextlib.nullcontext() as pool:
         validate_experiments(configs, where)  # before the store: bad input writes nothing
-        if on_validated is not None:
-            on_validated()
-        return _run_validated(configs, pool, events, loggers_for, labels)
+        return _run_validated(configs, pool, events, loggers_for, labels, on_registered)
 
 
 def _run_validated(configs: Sequence[ExperimentConfig], pool: "_WorkerPool | None", events: RunEvents | None,
-                   loggers_for: Any, labels: Sequence[str | None] | None) -> list[ExperimentResult]:
+                   loggers_for: Any, labels: Sequence[str | None] | None,
+                   on_registered: Callable[[Store], None] | None) -> list[ExperimentResult]:
     events = events or RunEvents()
     results = [ExperimentResult(c) for c in configs]
     labels = list(labels) if labels is not None else [None] * len(configs)
     with Store(configs[0].output_dir) as store:
         for c, label in zip(configs, labels):
             store.add_experiment(c.config_hash(), stored_config(c), c.scratch_hash(), label)
+        if on_registered is not None:
+            on_registered(store)
         epochs: dict[str, int] = {}
         for c in configs:
             per = planned_epochs(c)
